@@ -47,6 +47,8 @@ static const struct err_entry table[AIRLOCK_ERR__COUNT] = {
 	E(AIRLOCK_ERR_NONCE_MISMATCH, "directive is not bound to this check-in's nonce"),
 	E(AIRLOCK_ERR_RELEASE_MISMATCH, "directive names another release"),
 	E(AIRLOCK_ERR_NOT_FOUND, "not found"),
+	E(AIRLOCK_ERR_DUPLICATE_SIGNER, "key already signed (counted once)"),
+	E(AIRLOCK_ERR_ROOT_CHAIN, "root chain too long"),
 	E(AIRLOCK_ERR_DIGEST_MISMATCH, "digest mismatch"),
 	E(AIRLOCK_ERR_SIZE_MISMATCH, "size differs from the signed size"),
 	E(AIRLOCK_ERR_AEAD_TAG, "chunk authentication failed"),

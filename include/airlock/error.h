@@ -56,6 +56,8 @@ typedef enum airlock_err {
 	AIRLOCK_ERR_NONCE_MISMATCH = 50,
 	AIRLOCK_ERR_RELEASE_MISMATCH = 51, /* directive names another release digest */
 	AIRLOCK_ERR_NOT_FOUND = 52,      /* e.g. no payload of that name in the release */
+	AIRLOCK_ERR_DUPLICATE_SIGNER = 53, /* a second signature by a key that already signed */
+	AIRLOCK_ERR_ROOT_CHAIN = 54,     /* root chain longer or larger than allowed */
 	/* payload */
 	AIRLOCK_ERR_DIGEST_MISMATCH = 60,
 	AIRLOCK_ERR_SIZE_MISMATCH = 61,  /* payload ended before its signed size */

@@ -8,7 +8,7 @@ void _assert_airlock_err(airlock_err got, airlock_err want, const char *expr, co
 {
 	if (got == want)
 		return;
-	cm_print_error("%s: got %s, want %s\n", expr, airlock_err_name(got), airlock_err_name(want));
+	print_error("%s: got %s, want %s\n", expr, airlock_err_name(got), airlock_err_name(want));
 	_fail(file, line);
 }
 

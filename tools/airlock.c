@@ -1,0 +1,57 @@
+/*
+ * airlock: the release and admin command-line tool.
+ * Small explicit verbs; key ids printed; secrets never echoed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: airlock <command> [options]\n"
+	"\n"
+	"Release side:\n"
+	"  key generate   make a key pair (ed25519, p256 for signing; x25519 for encryption)\n"
+	"  key id         print the key id of a public or private key file\n"
+	"  root create    write an unsigned root (keys, roles, thresholds, expiry)\n"
+	"  root rotate    write root N+1 from root N\n"
+	"  root sign      add one signature to a root\n"
+	"  release create write an unsigned release (and chunk lists, encrypted payloads)\n"
+	"  release sign   add one signature to a release\n"
+	"  verify         check a release (and payloads) against a root\n"
+	"  inspect        show any metadata file\n"
+	"\n"
+	"Every command takes --help. Exit codes:\n"
+	"  0 success; 1 refused (verification failed, invalid input file);\n"
+	"  2 usage error; 3 file or key-file problem; 4 internal error.\n";
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "key", cmd_key },
+	{ "root", cmd_root },
+	{ "release", cmd_release },
+	{ "verify", cmd_verify },
+	{ "inspect", cmd_inspect },
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		puts("airlock 0.1.0");
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "airlock: unknown command '%s'\n%s", argv[1], usage);
+	return EXIT_USAGE;
+}
