@@ -40,6 +40,8 @@ static const struct command commands[] = {
 
 int main(int argc, char **argv)
 {
+	/* Lines in order with stderr's when both go to one pipe or log. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;

@@ -347,8 +347,8 @@ void cli_describe_sigs(const struct airlock_sig_report *rep, enum airlock_role r
 	/* Name the first signature whose verdict is the reason given. */
 	for (size_t i = 0; i < rep->n && n >= 0 && (size_t)n < cap; i++) {
 		if (rep->sigs[i].verdict == err) {
-			snprintf(msg + n, cap - (size_t)n, "; signature %zu by key %s: %s", i + 1,
-				 cli_keyid_short(rep->sigs[i].keyid), airlock_strerror(err));
+			snprintf(msg + n, cap - (size_t)n, "; signature %zu by key %s", i + 1,
+				 cli_keyid_short(rep->sigs[i].keyid));
 			return;
 		}
 	}

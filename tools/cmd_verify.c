@@ -87,13 +87,15 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 				return cli_usage_error("bad security version '%s'", optarg);
 			break;
 		case OPT_NOW:
-			if (clock_set || !cli_parse_time(optarg, cli_now(), &a->now) || a->now == 0)
-				return cli_usage_error("bad or repeated --now '%s'", optarg);
+			if (clock_set)
+				return cli_usage_error("--now and --no-clock exclude each other, and --now is given once");
+			if (!cli_parse_time(optarg, cli_now(), &a->now) || a->now == 0)
+				return cli_usage_error("bad --now '%s'", optarg);
 			clock_set = true;
 			break;
 		case OPT_NOCLOCK:
 			if (clock_set)
-				return cli_usage_error("--now and --no-clock exclude each other");
+				return cli_usage_error("--now and --no-clock exclude each other, and --now is given once");
 			a->now = 0;
 			clock_set = true;
 			break;

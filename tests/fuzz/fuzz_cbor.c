@@ -4,7 +4,8 @@
  * 1. Skips items until the input ends or an error; a failing skip must leave
  *    the cursor in place, a successful one must move it forward.
  * 2. Every typed reader, tried on the first item, either succeeds or leaves
- *    the cursor in place.
+ *    the cursor in place; so does each step of the map iterator when the
+ *    first item is a map.
  * 3. If the input is exactly one item (skip, then finish), walks it again
  *    with the typed readers only and re-encodes it: canonical decoding is a
  *    bijection, so the encoding must be byte-identical to the input. Any
@@ -139,6 +140,32 @@ static void try_readers(const uint8_t *data, size_t size)
 	TRY(airlock_cbor_skip(&d));
 	TRY(airlock_cbor_map_begin(&d, &m));
 #undef TRY
+	if (err != AIRLOCK_OK)
+		return;
+
+	/* The map iterator over any map: each key either advances or fails
+	 * with the decoder and the iterator untouched. */
+	for (;;) {
+		struct airlock_cbor_map saved = m;
+		const uint8_t *before = d.p;
+		err = airlock_cbor_map_next(&d, &m, &i);
+		if (err != AIRLOCK_OK) {
+			if (d.p != before || m.left != saved.left || m.done != saved.done ||
+			    m.have_prev != saved.have_prev || m.prev_major != saved.prev_major ||
+			    m.prev_arg != saved.prev_arg)
+				abort();
+			return;
+		}
+		if (m.done) {
+			if (d.p != before)
+				abort();
+			return;
+		}
+		if (d.p <= before || m.left != saved.left - 1)
+			abort();
+		if (airlock_cbor_skip(&d) != AIRLOCK_OK)
+			return;
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
