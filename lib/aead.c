@@ -32,7 +32,7 @@ static void make_nonce(const uint8_t prefix[AIRLOCK_AEAD_PREFIX_LEN], uint64_t i
 	nonce[8] = (uint8_t)(index >> 24);
 	nonce[9] = (uint8_t)(index >> 16);
 	nonce[10] = (uint8_t)(index >> 8);
-	nonce[11] = 0;
+	nonce[11] = (uint8_t)index;
 }
 
 static void make_aad(bool last, uint8_t aad[AIRLOCK_AEAD_AAD_LEN])

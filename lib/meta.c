@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "airlock/aead.h"
 #include "util.h"
 
 /* Body map keys: docs/format.md is the reference for these numbers. */
@@ -406,22 +407,10 @@ static airlock_err parse_encryption(struct airlock_cbor_dec *d, struct airlock_p
 	return AIRLOCK_OK;
 }
 
-static airlock_err check_chunk_size(uint32_t c)
+airlock_err airlock_check_chunk_size(uint64_t c)
 {
 	if (c < AIRLOCK_CHUNK_MIN || c > AIRLOCK_CHUNK_MAX || (c & (c - 1)) != 0)
 		return AIRLOCK_ERR_BAD_VALUE;
-	return AIRLOCK_OK;
-}
-
-/* Ciphertext size of the chunked AEAD stream: one 16-byte tag per chunk, and
- * an empty payload is one empty chunk. Checked here so that the signed sizes
- * are consistent before anything is downloaded. */
-static airlock_err expected_ciphertext_size(uint64_t size, uint32_t chunk, uint64_t *out)
-{
-	uint64_t chunks = size == 0 ? 1 : size / chunk + (size % chunk != 0);
-	if (size > UINT64_MAX - chunks * AIRLOCK_GCM_TAG_LEN)
-		return AIRLOCK_ERR_BAD_VALUE;
-	*out = size + chunks * AIRLOCK_GCM_TAG_LEN;
 	return AIRLOCK_OK;
 }
 
@@ -443,7 +432,7 @@ static airlock_err parse_payload(struct airlock_cbor_dec *d, struct airlock_payl
 		case PL_SIZE: TRY(airlock_cbor_read_uint(d, &p->size)); break;
 		case PL_CHUNK:
 			TRY(read_u32(d, &p->chunk_size));
-			TRY(check_chunk_size(p->chunk_size));
+			TRY(airlock_check_chunk_size(p->chunk_size));
 			break;
 		case PL_DIGEST: TRY(read_fixed_bstr(d, AIRLOCK_SHA256_LEN, &p->digest)); break;
 		case PL_ENC: TRY(parse_encryption(d, p)); break;
@@ -455,8 +444,9 @@ static airlock_err parse_payload(struct airlock_cbor_dec *d, struct airlock_payl
 	    (BIT(PL_NAME) | BIT(PL_SIZE) | BIT(PL_CHUNK) | BIT(PL_DIGEST)))
 		return AIRLOCK_ERR_MISSING_FIELD;
 	if (p->encrypted) {
+		/* The signed sizes must agree before anything is downloaded. */
 		uint64_t want;
-		TRY(expected_ciphertext_size(p->size, p->chunk_size, &want));
+		TRY(airlock_aead_ciphertext_size(p->size, p->chunk_size, &want));
 		if (p->enc.size != want)
 			return AIRLOCK_ERR_BAD_VALUE;
 	}

@@ -12,8 +12,7 @@
 
 airlock_err airlock_payload_chunks(uint64_t size, uint32_t chunk_size, uint64_t *n)
 {
-	if (chunk_size < AIRLOCK_CHUNK_MIN || chunk_size > AIRLOCK_CHUNK_MAX || (chunk_size & (chunk_size - 1)))
-		return AIRLOCK_ERR_BAD_VALUE;
+	TRY(airlock_check_chunk_size(chunk_size));
 	*n = size / chunk_size + (size % chunk_size != 0);
 	return AIRLOCK_OK;
 }

@@ -174,6 +174,9 @@ void airlock_release_encode_body(const struct airlock_release *rel, struct airlo
 /* The payload with this name, or NULL. */
 const struct airlock_payload *airlock_release_find_payload(const struct airlock_release *rel, const char *name, size_t name_len);
 
+/* AIRLOCK_OK for a power of two within AIRLOCK_CHUNK_MIN..MAX, else AIRLOCK_ERR_BAD_VALUE. */
+AIRLOCK_MUST_USE airlock_err airlock_check_chunk_size(uint64_t chunk_size);
+
 /* Names: payload names are 1..64 of [A-Za-z0-9._-] starting with a letter or
  * digit (safe as a file name and a URL path segment); product, hardware ids and
  * version strings are 1..64 printable ASCII characters without spaces. */

@@ -806,6 +806,18 @@ static void test_hkdf_rfc5869(void **state)
 		assert_memory_equal(okm, want, sizeof want);
 	}
 
+	/*
+	 * Empty IKM, salt and info: PRK = HMAC(0^32, ""), OKM = HMAC(PRK, 0x01).
+	 * Expected value from a from-scratch HMAC-SHA256 HKDF, not from OpenSSL's KDF.
+	 */
+	{
+		uint8_t want32[32], okm32[32];
+
+		test_hex("eb70f01dede9afafa449eee1b1286504e1f62388b3f7dd4f956697b0e828fe18", want32, sizeof want32);
+		assert_err(airlock_hkdf_sha256(NULL, 0, NULL, 0, NULL, 0, okm32, sizeof okm32), AIRLOCK_OK);
+		assert_memory_equal(okm32, want32, sizeof want32);
+	}
+
 	/* Output limits: 255 * HashLen is the most RFC 5869 allows. */
 	assert_err(airlock_hkdf_sha256(NULL, 0, ikm, sizeof ikm, NULL, 0, big, 255 * 32), AIRLOCK_OK);
 	assert_memory_equal(big, want, sizeof want); /* a prefix of the longer output */
@@ -961,6 +973,13 @@ static void test_gcm_args(void **state)
 	/* out may equal in, but may not overlap it partially. */
 	assert_err(airlock_gcm_seal(&g, iv, NULL, 0, buf, 32, buf + 1, tag), AIRLOCK_ERR_INVALID_ARG);
 	assert_err(airlock_gcm_open(&g, iv, NULL, 0, buf + 8, 32, buf, tag), AIRLOCK_ERR_INVALID_ARG);
+	/* Above GCM's 2^39 - 256 bit limit: refused before a byte is touched. */
+	if (sizeof(size_t) > 4) {
+		size_t huge = (size_t)((UINT64_C(1) << 36) - 31);
+
+		assert_err(airlock_gcm_seal(&g, iv, NULL, 0, buf, huge, buf, tag), AIRLOCK_ERR_TOO_LARGE);
+		assert_err(airlock_gcm_open(&g, iv, NULL, 0, buf, huge, buf, tag), AIRLOCK_ERR_TOO_LARGE);
+	}
 	/* Adjacent is not overlapping. */
 	assert_err(airlock_gcm_seal(&g, iv, NULL, 0, buf, 32, buf + 32, tag), AIRLOCK_OK);
 	airlock_gcm_free(&g);
