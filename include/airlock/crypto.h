@@ -70,8 +70,10 @@ AIRLOCK_MUST_USE airlock_err airlock_keyid(const uint8_t *pub, size_t pub_len, u
  * Verifies sig over msg with a raw public key (Ed25519: 32 bytes; P-256:
  * 65 bytes uncompressed; ECDSA signs SHA-256(msg), signature is r||s, 64
  * bytes, and high-S values are accepted as OpenSSL does).
- * Returns AIRLOCK_OK, AIRLOCK_ERR_BAD_SIGNATURE, AIRLOCK_ERR_BAD_KEY (the key
- * bytes are not a valid key), or AIRLOCK_ERR_UNSUPPORTED_ALG.
+ * Returns AIRLOCK_OK, AIRLOCK_ERR_BAD_SIGNATURE, AIRLOCK_ERR_BAD_KEY (wrong
+ * length; for P-256 not an uncompressed point on the curve; any 32 bytes are
+ * an Ed25519 key, a bad one only fails as BAD_SIGNATURE), or
+ * AIRLOCK_ERR_UNSUPPORTED_ALG (X25519 or an unknown algorithm).
  */
 AIRLOCK_MUST_USE airlock_err airlock_sig_verify(int64_t alg, const uint8_t *pub, size_t pub_len,
 						const uint8_t *msg, size_t msg_len,
@@ -89,15 +91,16 @@ AIRLOCK_MUST_USE airlock_err airlock_privkey_generate(enum airlock_alg alg, stru
 AIRLOCK_MUST_USE airlock_err airlock_privkey_load(const char *path, struct airlock_privkey **out);
 /* Creates path with mode 0600 and O_EXCL: never overwrites (AIRLOCK_ERR_EXISTS). */
 AIRLOCK_MUST_USE airlock_err airlock_privkey_save(const struct airlock_privkey *key, const char *path);
+/* key must not be NULL. */
 enum airlock_alg airlock_privkey_alg(const struct airlock_privkey *key);
 /* Raw public key; *pub_len is set to its length (buffer must hold AIRLOCK_PUB_MAX_LEN). */
 AIRLOCK_MUST_USE airlock_err airlock_privkey_public(const struct airlock_privkey *key,
 						    uint8_t pub[AIRLOCK_PUB_MAX_LEN], size_t *pub_len);
-/* Signs msg; *sig_len is set (64 for both algorithms). Fails for X25519 keys. */
+/* Signs msg; *sig_len is set (64 for both algorithms). AIRLOCK_ERR_UNSUPPORTED_ALG for an X25519 key. */
 AIRLOCK_MUST_USE airlock_err airlock_privkey_sign(const struct airlock_privkey *key,
 						  const uint8_t *msg, size_t msg_len,
 						  uint8_t sig[AIRLOCK_SIG_MAX_LEN], size_t *sig_len);
-/* X25519 shared secret with a peer's raw public key. Fails for signing keys.
+/* X25519 shared secret with a peer's raw public key (AIRLOCK_ERR_UNSUPPORTED_ALG for a signing key).
  * Refuses an all-zero result (a low-order peer key) with AIRLOCK_ERR_BAD_KEY. */
 AIRLOCK_MUST_USE airlock_err airlock_privkey_x25519(const struct airlock_privkey *key,
 						    const uint8_t peer[AIRLOCK_X25519_LEN],
@@ -128,7 +131,9 @@ AIRLOCK_MUST_USE airlock_err airlock_gcm_seal(struct airlock_gcm *ctx, const uin
 					      const uint8_t *aad, size_t aad_len,
 					      const uint8_t *in, size_t len, uint8_t *out,
 					      uint8_t tag[AIRLOCK_GCM_TAG_LEN]);
-/* Returns AIRLOCK_ERR_AEAD_TAG on a bad tag, and then wipes out[0..len). */
+/* Returns AIRLOCK_ERR_AEAD_TAG on a bad tag. On any failure out[0..len) is wiped.
+ * For both: out must equal in or not overlap it (AIRLOCK_ERR_INVALID_ARG);
+ * a message above GCM's limit of 2^36 - 32 bytes is AIRLOCK_ERR_TOO_LARGE. */
 AIRLOCK_MUST_USE airlock_err airlock_gcm_open(struct airlock_gcm *ctx, const uint8_t nonce[AIRLOCK_GCM_NONCE_LEN],
 					      const uint8_t *aad, size_t aad_len,
 					      const uint8_t *in, size_t len, uint8_t *out,
