@@ -38,6 +38,11 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+/* The port-neutral context structs hold OpenSSL's contexts behind opaque
+ * pointer types of their own; these are the only casts between the two. */
+#define MD(ctx) ((EVP_MD_CTX *)(void *)(ctx)->impl)
+#define CIPHER(ctx) ((EVP_CIPHER_CTX *)(void *)(ctx)->impl)
+
 /* Largest piece handed to an OpenSSL call that takes an int length. */
 #define OSSL_CHUNK_MAX ((size_t)1 << 30)
 _Static_assert(OSSL_CHUNK_MAX <= INT_MAX, "chunks must fit OpenSSL's int lengths");
@@ -130,7 +135,7 @@ airlock_err airlock_sha256_init(struct airlock_sha256 *ctx)
 		EVP_MD_CTX_free(md);
 		return AIRLOCK_ERR_CRYPTO;
 	}
-	ctx->impl = md;
+	ctx->impl = (struct airlock_sha256_state *)md;
 	return AIRLOCK_OK;
 }
 
@@ -141,7 +146,7 @@ airlock_err airlock_sha256_update(struct airlock_sha256 *ctx, const void *data, 
 	if (len == 0)
 		return AIRLOCK_OK;
 	/* EVP_DigestUpdate takes a size_t: no need to split. */
-	if (EVP_DigestUpdate(ctx->impl, data, len) != 1)
+	if (EVP_DigestUpdate(MD(ctx), data, len) != 1)
 		return AIRLOCK_ERR_CRYPTO;
 	return AIRLOCK_OK;
 }
@@ -158,7 +163,7 @@ airlock_err airlock_sha256_final(struct airlock_sha256 *ctx, uint8_t out[AIRLOCK
 		err = AIRLOCK_ERR_INVALID_ARG;
 		goto out;
 	}
-	if (EVP_DigestFinal_ex(ctx->impl, md, &md_len) != 1 || md_len != AIRLOCK_SHA256_LEN)
+	if (EVP_DigestFinal_ex(MD(ctx), md, &md_len) != 1 || md_len != AIRLOCK_SHA256_LEN)
 		goto out;
 	memcpy(out, md, AIRLOCK_SHA256_LEN);
 	err = AIRLOCK_OK;
@@ -172,7 +177,7 @@ void airlock_sha256_free(struct airlock_sha256 *ctx)
 	if (ctx == NULL)
 		return;
 	/* EVP_MD_CTX_free cleanses the hash state before releasing it. */
-	EVP_MD_CTX_free(ctx->impl);
+	EVP_MD_CTX_free(MD(ctx));
 	ctx->impl = NULL;
 }
 
@@ -1008,7 +1013,7 @@ airlock_err airlock_gcm_init(struct airlock_gcm *ctx, const uint8_t key[AIRLOCK_
 		return AIRLOCK_ERR_CRYPTO;
 	}
 	ERR_pop_to_mark();
-	ctx->impl = c;
+	ctx->impl = (struct airlock_gcm_state *)c;
 	return AIRLOCK_OK;
 }
 
@@ -1074,14 +1079,14 @@ airlock_err airlock_gcm_seal(struct airlock_gcm *ctx, const uint8_t nonce[AIRLOC
 		return err;
 	err = AIRLOCK_ERR_CRYPTO;
 	ERR_set_mark();
-	if (EVP_EncryptInit_ex(ctx->impl, NULL, NULL, NULL, nonce) != 1)
+	if (EVP_EncryptInit_ex(CIPHER(ctx), NULL, NULL, NULL, nonce) != 1)
 		goto out;
-	if (!gcm_update(ctx->impl, true, NULL, aad, aad_len) || !gcm_update(ctx->impl, true, out, in, len))
+	if (!gcm_update(CIPHER(ctx), true, NULL, aad, aad_len) || !gcm_update(CIPHER(ctx), true, out, in, len))
 		goto out;
 	/* GCM emits nothing at final; fin only gives OpenSSL somewhere to point. */
-	if (EVP_EncryptFinal_ex(ctx->impl, fin, &outl) != 1 || outl != 0)
+	if (EVP_EncryptFinal_ex(CIPHER(ctx), fin, &outl) != 1 || outl != 0)
 		goto out;
-	if (EVP_CIPHER_CTX_ctrl(ctx->impl, EVP_CTRL_GCM_GET_TAG, AIRLOCK_GCM_TAG_LEN, t) != 1)
+	if (EVP_CIPHER_CTX_ctrl(CIPHER(ctx), EVP_CTRL_GCM_GET_TAG, AIRLOCK_GCM_TAG_LEN, t) != 1)
 		goto out;
 	memcpy(tag, t, sizeof t);
 	err = AIRLOCK_OK;
@@ -1113,14 +1118,14 @@ airlock_err airlock_gcm_open(struct airlock_gcm *ctx, const uint8_t nonce[AIRLOC
 	ERR_set_mark();
 	/* The ctrl takes a mutable pointer; give it a copy of the caller's const tag. */
 	memcpy(t, tag, sizeof t);
-	if (EVP_DecryptInit_ex(ctx->impl, NULL, NULL, NULL, nonce) != 1)
+	if (EVP_DecryptInit_ex(CIPHER(ctx), NULL, NULL, NULL, nonce) != 1)
 		goto out;
-	if (!gcm_update(ctx->impl, false, NULL, aad, aad_len) || !gcm_update(ctx->impl, false, out, in, len))
+	if (!gcm_update(CIPHER(ctx), false, NULL, aad, aad_len) || !gcm_update(CIPHER(ctx), false, out, in, len))
 		goto out;
-	if (EVP_CIPHER_CTX_ctrl(ctx->impl, EVP_CTRL_GCM_SET_TAG, AIRLOCK_GCM_TAG_LEN, t) != 1)
+	if (EVP_CIPHER_CTX_ctrl(CIPHER(ctx), EVP_CTRL_GCM_SET_TAG, AIRLOCK_GCM_TAG_LEN, t) != 1)
 		goto out;
 	/* With the tag set, the final step fails only on a tag mismatch. */
-	if (EVP_DecryptFinal_ex(ctx->impl, fin, &outl) != 1 || outl != 0) {
+	if (EVP_DecryptFinal_ex(CIPHER(ctx), fin, &outl) != 1 || outl != 0) {
 		err = AIRLOCK_ERR_AEAD_TAG;
 		goto out;
 	}
@@ -1138,7 +1143,7 @@ void airlock_gcm_free(struct airlock_gcm *ctx)
 	if (ctx == NULL)
 		return;
 	/* Frees and cleanses the key schedule. */
-	EVP_CIPHER_CTX_free(ctx->impl);
+	EVP_CIPHER_CTX_free(CIPHER(ctx));
 	ctx->impl = NULL;
 }
 

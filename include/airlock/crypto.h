@@ -50,9 +50,9 @@ size_t airlock_alg_pub_len(int64_t alg);
 bool airlock_alg_can_sign(int64_t alg);
 
 /* ---- SHA-256, streaming ---- */
-struct evp_md_ctx_st;
+struct airlock_sha256_state;   /* defined by each port */
 struct airlock_sha256 {
-	struct evp_md_ctx_st *impl;  /* port-private; NULL when not initialised */
+	struct airlock_sha256_state *impl;  /* port-private; NULL when not initialised */
 };
 AIRLOCK_MUST_USE airlock_err airlock_sha256_init(struct airlock_sha256 *ctx);
 AIRLOCK_MUST_USE airlock_err airlock_sha256_update(struct airlock_sha256 *ctx, const void *data, size_t len);
@@ -120,10 +120,10 @@ AIRLOCK_MUST_USE airlock_err airlock_hkdf_sha256(const uint8_t *salt, size_t sal
 						 const uint8_t *info, size_t info_len,
 						 uint8_t *out, size_t out_len);
 
-struct evp_cipher_ctx_st;
+struct airlock_gcm_state;      /* defined by each port */
 /* AES-256-GCM with a key set once and a fresh 96-bit nonce per message. */
 struct airlock_gcm {
-	struct evp_cipher_ctx_st *impl;
+	struct airlock_gcm_state *impl;     /* port-private; NULL when not initialised */
 };
 AIRLOCK_MUST_USE airlock_err airlock_gcm_init(struct airlock_gcm *ctx, const uint8_t key[AIRLOCK_AES256_KEY_LEN]);
 /* out may equal in. */
