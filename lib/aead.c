@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "airlock/meta.h"
 #include "util.h"
 
 _Static_assert(sizeof(AIRLOCK_AEAD_LABEL) - 1 == AIRLOCK_AEAD_LABEL_LEN, "label is 15 bytes");
@@ -13,8 +14,11 @@ _Static_assert(AIRLOCK_AEAD_LABEL_LEN + 1 == AIRLOCK_AEAD_AAD_LEN, "AAD is label
 _Static_assert(AIRLOCK_AEAD_PREFIX_LEN + 4 == AIRLOCK_GCM_NONCE_LEN, "nonce is prefix || 32-bit index");
 _Static_assert(AIRLOCK_AEAD_TAG_LEN == AIRLOCK_GCM_TAG_LEN, "GCM tag");
 _Static_assert(AIRLOCK_AEAD_KEY_LEN == AIRLOCK_AES256_KEY_LEN, "AES-256 key");
-_Static_assert((AIRLOCK_AEAD_MIN_CHUNK & (AIRLOCK_AEAD_MIN_CHUNK - 1)) == 0, "MIN_CHUNK is a power of two");
-_Static_assert((AIRLOCK_AEAD_MAX_CHUNK & (AIRLOCK_AEAD_MAX_CHUNK - 1)) == 0, "MAX_CHUNK is a power of two");
+/* One chunk-size rule for digests and encryption: the release's chunk_size
+ * serves both, and meta.c's check is the one implementation of it. */
+_Static_assert(AIRLOCK_AEAD_MIN_CHUNK == AIRLOCK_CHUNK_MIN && AIRLOCK_AEAD_MAX_CHUNK == AIRLOCK_CHUNK_MAX,
+	       "chunk size bounds agree with meta.h");
+_Static_assert(AIRLOCK_AEAD_PREFIX_LEN == AIRLOCK_NONCE_PREFIX_LEN, "nonce prefix agrees with meta.h");
 /* The decryptor's buffer size is computed in size_t, also on 32-bit targets. */
 _Static_assert((uint64_t)AIRLOCK_AEAD_MAX_CHUNK + AIRLOCK_AEAD_TAG_LEN + 1 <= (uint64_t)SIZE_MAX,
 	       "AIRLOCK_AEAD_DEC_BUF fits size_t");
@@ -43,10 +47,7 @@ static void make_aad(bool last, uint8_t aad[AIRLOCK_AEAD_AAD_LEN])
 
 airlock_err airlock_aead_check_chunk_size(uint32_t chunk_size)
 {
-	if (chunk_size < AIRLOCK_AEAD_MIN_CHUNK || chunk_size > AIRLOCK_AEAD_MAX_CHUNK ||
-	    (chunk_size & (chunk_size - 1)) != 0)
-		return AIRLOCK_ERR_BAD_VALUE;
-	return AIRLOCK_OK;
+	return airlock_check_chunk_size(chunk_size);
 }
 
 airlock_err airlock_aead_ciphertext_size(uint64_t plain, uint32_t chunk_size, uint64_t *out)
@@ -173,58 +174,49 @@ airlock_err airlock_aead_dec_init(struct airlock_aead_dec *dec, const uint8_t ke
  * A tag failure is AEAD_TAG, unless the same bytes authenticate with the
  * other flag: then the stream was cut at a chunk boundary (TRUNCATED) or
  * runs on past its true end (EXTENDED), which callers report differently.
- * Only a full-size chunk can carry either flag. Trying the other flag
- * after a failed open is impossible here: airlock_gcm_open() wipes its
- * output on failure, and the output is the ciphertext itself, since the
- * buffer holds a single chunk. So for a full-size chunk the tag it would
- * carry under the other flag is computed first, from the port's seal alone:
- * GCM encrypts by XOR with a keystream that depends on key and nonce but not
- * on the AAD, so sealing C in place yields C ^ KS, and sealing that again
- * restores C and returns the tag of C under the AAD given. That costs two
- * extra passes over each full chunk (a port open that restored its input
- * on failure would save them); the computed tag never decides acceptance: only airlock_gcm_open() accepts a chunk, and the
- * computed tag merely names a failure. The first seal's tag covers a second
- * text under this nonce, which with the real tag would reveal GCM's hash key:
- * it is wiped here and never leaves this function, as is the unverified
- * C ^ KS, which is turned back into C before anything else runs.
+ * Only a full-size chunk can be either, so only it needs the second test.
+ * That test cannot follow a failed open: airlock_gcm_open() wipes its output
+ * on failure, and with a single chunk of memory the output is the
+ * ciphertext itself. So the tag the chunk would carry under the other flag
+ * is computed first, with the port's seal alone: GCM encrypts by XOR with a
+ * keystream that depends on key and nonce but not on the AAD, so sealing C
+ * in place gives C ^ KS, and sealing that again gives back C together with
+ * the tag of C under the AAD passed. This costs two extra passes over each
+ * full chunk (a port whose in-place open restored its input on failure would
+ * save them).
+ * Why this is safe: the computed tag never accepts anything, only
+ * airlock_gcm_open() does; the tag merely names a failure. The first seal's
+ * tag authenticates a second text under the same nonce and, together with
+ * the real tag, would give away GCM's hash key: it stays in this function
+ * and is wiped. The unverified C ^ KS never leaves the buffer and is turned
+ * back into C before anything else runs.
  */
-static airlock_err open_chunk(struct airlock_aead_dec *dec, size_t len, bool last)
+AIRLOCK_MUST_USE static airlock_err open_chunk(struct airlock_aead_dec *dec, size_t len, bool last)
 {
-	uint8_t nonce[AIRLOCK_GCM_NONCE_LEN];
-	uint8_t aad[AIRLOCK_AEAD_AAD_LEN], aad_other[AIRLOCK_AEAD_AAD_LEN];
-	uint8_t scratch_tag[AIRLOCK_GCM_TAG_LEN], other_tag[AIRLOCK_GCM_TAG_LEN];
+	uint8_t nonce[AIRLOCK_GCM_NONCE_LEN], aad[AIRLOCK_AEAD_AAD_LEN];
 	const uint8_t *tag = dec->buf + len;
-	bool have_other = false;
 	airlock_err err;
 
 	make_nonce(dec->prefix, dec->index, nonce);
 	make_aad(last, aad);
-	make_aad(!last, aad_other);
-	if (len == dec->chunk_size) {
-		err = airlock_gcm_seal(&dec->gcm, nonce, aad_other, sizeof aad_other, dec->buf, len, dec->buf,
-				       scratch_tag);
-		if (err != AIRLOCK_OK)
-			goto out;
-		err = airlock_gcm_seal(&dec->gcm, nonce, aad_other, sizeof aad_other, dec->buf, len, dec->buf,
-				       other_tag);
-		if (err != AIRLOCK_OK)
-			goto out;
-		have_other = true;
-	}
 	err = airlock_gcm_open(&dec->gcm, nonce, aad, sizeof aad, dec->buf, len, dec->buf, tag);
-	if (err == AIRLOCK_ERR_AEAD_TAG && have_other && airlock_ct_equal(other_tag, tag, sizeof other_tag))
-		err = last ? AIRLOCK_ERR_AEAD_TRUNCATED : AIRLOCK_ERR_AEAD_EXTENDED;
-out:
+	/* Only on failure, and only for a full chunk (the one case the stream
+	 * cannot tell apart by length): a bad tag in place leaves the ciphertext
+	 * restored, so try the other flag to name the error. An open that then
+	 * succeeds is never delivered: it only picks TRUNCATED or EXTENDED. */
+	if (err == AIRLOCK_ERR_AEAD_TAG && len == dec->chunk_size) {
+		make_aad(!last, aad);
+		if (airlock_gcm_open(&dec->gcm, nonce, aad, sizeof aad, dec->buf, len, dec->buf, tag) == AIRLOCK_OK)
+			err = last ? AIRLOCK_ERR_AEAD_TRUNCATED : AIRLOCK_ERR_AEAD_EXTENDED;
+	}
 	if (err != AIRLOCK_OK)
 		airlock_wipe(dec->buf, len);
-	airlock_wipe(scratch_tag, sizeof scratch_tag);
-	airlock_wipe(other_tag, sizeof other_tag);
 	return err;
 }
 
 /* Opens the chunk at the start of the buffer and hands its plaintext on. */
-static airlock_err deliver_chunk(struct airlock_aead_dec *dec, size_t len, bool last,
-				 airlock_aead_sink sink, void *sink_ctx)
+AIRLOCK_MUST_USE static airlock_err deliver_chunk(struct airlock_aead_dec *dec, size_t len, bool last,
+						  airlock_aead_sink sink, void *sink_ctx)
 {
 	airlock_err err;
 

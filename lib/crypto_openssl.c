@@ -1131,8 +1131,17 @@ airlock_err airlock_gcm_open(struct airlock_gcm *ctx, const uint8_t nonce[AIRLOC
 	}
 	err = AIRLOCK_OK;
 out:
-	/* Unauthenticated plaintext must never reach the caller. */
-	if (err != AIRLOCK_OK && len != 0)
+	/* Unauthenticated plaintext must never reach the caller. In place, a
+	 * bad tag restores the ciphertext instead: CTR mode is its own inverse,
+	 * so encrypting the output again under the same nonce gives back the
+	 * input (and reveals nothing the caller did not hold), which lets a
+	 * caller with one buffer try the chunk again under other AAD. */
+	if (err == AIRLOCK_ERR_AEAD_TAG && out == in && len != 0) {
+		if (EVP_EncryptInit_ex(CIPHER(ctx), NULL, NULL, NULL, nonce) != 1 ||
+		    !gcm_update(CIPHER(ctx), true, out, out, len))
+			err = AIRLOCK_ERR_CRYPTO;
+	}
+	if (err != AIRLOCK_OK && !(err == AIRLOCK_ERR_AEAD_TAG && out == in) && len != 0)
 		airlock_wipe(out, len);
 	ERR_pop_to_mark();
 	return err;

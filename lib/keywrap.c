@@ -18,9 +18,10 @@ _Static_assert(AIRLOCK_KEYWRAP_CBOR_LEN == 1 + 2 * (2 + 32) + (2 + 48), "encoded
 static const uint8_t zero_nonce[AIRLOCK_GCM_NONCE_LEN];
 
 /* KEK = HKDF-SHA256(salt = E || R, ikm = shared, info = "airlock-keywrap-v1"). */
-static airlock_err derive_kek(const uint8_t eph_pub[AIRLOCK_X25519_LEN],
-			      const uint8_t recipient_pub[AIRLOCK_X25519_LEN],
-			      const uint8_t shared[AIRLOCK_X25519_LEN], uint8_t kek[AIRLOCK_AES256_KEY_LEN])
+AIRLOCK_MUST_USE static airlock_err derive_kek(const uint8_t eph_pub[AIRLOCK_X25519_LEN],
+					       const uint8_t recipient_pub[AIRLOCK_X25519_LEN],
+					       const uint8_t shared[AIRLOCK_X25519_LEN],
+					       uint8_t kek[AIRLOCK_AES256_KEY_LEN])
 {
 	uint8_t salt[2 * AIRLOCK_X25519_LEN];
 
@@ -105,8 +106,8 @@ airlock_err airlock_keywrap_open(const struct airlock_wrapped_key *w, const stru
 	err = airlock_keyid(pub, AIRLOCK_X25519_LEN, id);
 	if (err != AIRLOCK_OK)
 		goto out;
-	/* Cheap, and it tells "not for this device" apart from the tag
-	 * failure below only in timing, which reveals nothing secret. */
+	/* Ids are public: checked first, a wrap for another device costs no
+	 * private-key operation. The AAD binds the id to the wrap anyway. */
 	if (!airlock_ct_equal(id, w->recipient, sizeof id)) {
 		err = AIRLOCK_ERR_KEY_UNWRAP;
 		goto out;
@@ -144,7 +145,7 @@ void airlock_keywrap_encode(const struct airlock_wrapped_key *w, struct airlock_
 }
 
 /* Reads a byte string of exactly `len` bytes into out. */
-static airlock_err read_fixed_bstr(struct airlock_cbor_dec *d, uint8_t *out, size_t len)
+AIRLOCK_MUST_USE static airlock_err read_fixed_bstr(struct airlock_cbor_dec *d, uint8_t *out, size_t len)
 {
 	const uint8_t *p;
 	size_t n;

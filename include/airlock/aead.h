@@ -79,8 +79,8 @@ AIRLOCK_MUST_USE airlock_err airlock_aead_check_chunk_size(uint32_t chunk_size);
 
 /*
  * Size of the stream for a plaintext of `plain` bytes: plain + 16 * chunks.
- * AIRLOCK_ERR_LIMIT if that needs 2^32 chunks or more (the sum then cannot
- * overflow: it stays below 2^57).
+ * AIRLOCK_ERR_LIMIT if that needs more than 2^32 chunks (below that the sum
+ * cannot overflow: it stays under 2^57).
  */
 AIRLOCK_MUST_USE airlock_err airlock_aead_ciphertext_size(uint64_t plain, uint32_t chunk_size, uint64_t *out);
 
@@ -88,7 +88,7 @@ AIRLOCK_MUST_USE airlock_err airlock_aead_ciphertext_size(uint64_t plain, uint32
  * The inverse: the plaintext size of a stream of `cipher` bytes.
  * AIRLOCK_ERR_BAD_VALUE if no stream has that size (below 16 bytes, or a
  * last chunk of 1..16 bytes after full ones, which would be an empty or
- * tag-less last chunk), AIRLOCK_ERR_LIMIT if it would need 2^32 chunks or more.
+ * tag-less last chunk), AIRLOCK_ERR_LIMIT if it would need more than 2^32 chunks.
  */
 AIRLOCK_MUST_USE airlock_err airlock_aead_plaintext_size(uint64_t cipher, uint32_t chunk_size, uint64_t *out);
 
@@ -162,7 +162,8 @@ AIRLOCK_MUST_USE airlock_err airlock_aead_dec_init(struct airlock_aead_dec *dec,
  *                              bytes follow the true end of the stream;
  *   AIRLOCK_ERR_LIMIT          a chunk index of 2^32;
  *   whatever sink returned.
- * AIRLOCK_ERR_INVALID_ARG after _final() or on an uninitialised context.
+ * AIRLOCK_ERR_INVALID_ARG after _final(), or on a context that was freed or
+ * whose init failed.
  */
 AIRLOCK_MUST_USE airlock_err airlock_aead_dec_update(struct airlock_aead_dec *dec, const uint8_t *in, size_t len,
 						     airlock_aead_sink sink, void *sink_ctx);

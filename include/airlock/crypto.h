@@ -131,7 +131,9 @@ AIRLOCK_MUST_USE airlock_err airlock_gcm_seal(struct airlock_gcm *ctx, const uin
 					      const uint8_t *aad, size_t aad_len,
 					      const uint8_t *in, size_t len, uint8_t *out,
 					      uint8_t tag[AIRLOCK_GCM_TAG_LEN]);
-/* Returns AIRLOCK_ERR_AEAD_TAG on a bad tag. On any failure out[0..len) is wiped.
+/* Returns AIRLOCK_ERR_AEAD_TAG on a bad tag. Unauthenticated plaintext never
+ * stays in out: on a bad tag in place (out == in) the ciphertext is restored,
+ * otherwise, and on any other failure, out[0..len) is wiped.
  * For both: out must equal in or not overlap it (AIRLOCK_ERR_INVALID_ARG);
  * a message above GCM's limit of 2^36 - 32 bytes is AIRLOCK_ERR_TOO_LARGE. */
 AIRLOCK_MUST_USE airlock_err airlock_gcm_open(struct airlock_gcm *ctx, const uint8_t nonce[AIRLOCK_GCM_NONCE_LEN],
