@@ -28,14 +28,23 @@ head -c $((size_mib * 1024 * 1024)) /dev/urandom >payload.img
 	--payload rootfs=payload.img >/dev/null
 "$A" release sign rel.cbor --key s1.key >/dev/null
 "$A" release sign rel.cbor --key s2.key >/dev/null
+# the same payload encrypted, to measure decrypt + verify of the ciphertext too
+"$A" key generate --alg x25519 --out srv >/dev/null
+mkdir enc
+"$A" release create --out enc/rel.cbor --product bench --hardware hw --version 1 --security-version 1 \
+	--payload rootfs=payload.img --encrypt --recipient srv.pub >/dev/null
+"$A" release sign enc/rel.cbor --key s1.key >/dev/null
+"$A" release sign enc/rel.cbor --key s2.key >/dev/null
 
 hyperfine --warmup 2 --runs "$runs" --export-json verify.json \
 	-n "openssl dgst -sha256" "openssl dgst -sha256 payload.img" \
 	-n "airlock verify" "$A verify --root root.cbor --release rel.cbor --payload rootfs=payload.img" \
 	-n "airlock verify (metadata only, whole process)" "$A verify --root root.cbor --release rel.cbor" \
+	-n "airlock verify (ciphertext, decrypt + verify)" \
+	"$A verify --root root.cbor --release enc/rel.cbor --payload rootfs=enc/rootfs.enc --decrypt-key srv.key --keys enc/rel.cbor.keys" \
 	>hyperfine.txt
 cat hyperfine.txt
-meta=$("$OLDPWD/build/bench_meta" root.cbor rel.cbor 5000 2>/dev/null || "$(dirname "$A")/bench_meta" root.cbor rel.cbor 5000)
+meta=$("$(dirname "$A")/bench_meta" root.cbor rel.cbor 5000)
 
 python3 - "$size_mib" "$meta" >"$out/verify.txt" <<'PY'
 import json, sys, statistics
@@ -51,6 +60,9 @@ print(f"ratio_verify_over_dgst {ver / dgst:.3f}")
 print(f"throughput_airlock_mib_s {size_mib / ver:.0f}")
 print(f"throughput_openssl_mib_s {size_mib / dgst:.0f}")
 print(f"metadata_only_process_ms {meta * 1000:.2f}")
+dec = statistics.median(res["airlock verify (ciphertext, decrypt + verify)"]["times"])
+print(f"decrypt_verify_median_s {dec:.3f}")
+print(f"ratio_decrypt_verify_over_dgst {dec / dgst:.3f}")
 print(sys.argv[2])
 PY
 cat "$out/verify.txt"

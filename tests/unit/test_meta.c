@@ -1500,9 +1500,13 @@ static void test_release_payload_values(void **state)
 		{ 0, 4096, 16, AIRLOCK_OK },
 		{ 4096, 4096, 4112, AIRLOCK_OK },
 		{ 4096, 4096, 4128, AIRLOCK_ERR_BAD_VALUE },
-		/* Sizes whose ciphertext size would wrap around 2^64. */
-		{ UINT64_MAX, 4096, UINT64_MAX, AIRLOCK_ERR_BAD_VALUE },
-		{ UINT64_MAX - 16, 4096, 0, AIRLOCK_ERR_BAD_VALUE },
+		/* At most 2^32 chunks (AIRLOCK_AEAD_MAX_CHUNKS: the chunk counter
+		 * in the nonce), so the ciphertext size can never wrap. */
+		{ 4096ull << 32, 4096, (4096ull << 32) + (16ull << 32), AIRLOCK_OK },
+		{ (4096ull << 32) + 1, 4096, (4096ull << 32) + 1 + (16ull << 32) + 16, AIRLOCK_ERR_LIMIT },
+		{ UINT64_MAX, 4096, UINT64_MAX, AIRLOCK_ERR_LIMIT },
+		{ UINT64_MAX - 16, 4096, 0, AIRLOCK_ERR_LIMIT },
+		{ UINT64_MAX, AIRLOCK_CHUNK_MAX, UINT64_MAX, AIRLOCK_ERR_LIMIT },
 	};
 	for (size_t i = 0; i < sizeof es / sizeof es[0]; i++) {
 		payload_default(p, "rootfs");
@@ -1816,6 +1820,16 @@ static void test_names(void **state)
 	assert_err(airlock_check_label(s, 65), AIRLOCK_ERR_BAD_NAME);
 	assert_err(airlock_check_payload_name(s, 64), AIRLOCK_OK);
 	assert_err(airlock_check_payload_name(s, 65), AIRLOCK_ERR_BAD_NAME);
+
+	static const struct { uint64_t c; airlock_err want; } chunks[] = {
+		{ AIRLOCK_CHUNK_MIN, AIRLOCK_OK }, { AIRLOCK_CHUNK_DEFAULT, AIRLOCK_OK }, { AIRLOCK_CHUNK_MAX, AIRLOCK_OK },
+		{ 0, AIRLOCK_ERR_BAD_VALUE }, { 1, AIRLOCK_ERR_BAD_VALUE }, { AIRLOCK_CHUNK_MIN / 2, AIRLOCK_ERR_BAD_VALUE },
+		{ AIRLOCK_CHUNK_MIN + 1, AIRLOCK_ERR_BAD_VALUE }, { AIRLOCK_CHUNK_MAX * 2ull, AIRLOCK_ERR_BAD_VALUE },
+		{ 1ull << 32, AIRLOCK_ERR_BAD_VALUE }, { 1ull << 63, AIRLOCK_ERR_BAD_VALUE },
+		{ UINT64_MAX, AIRLOCK_ERR_BAD_VALUE }, { 12288, AIRLOCK_ERR_BAD_VALUE },
+	};
+	for (size_t i = 0; i < sizeof chunks / sizeof chunks[0]; i++)
+		assert_err(airlock_check_chunk_size(chunks[i].c), chunks[i].want);
 }
 
 static int setup(void **state)
