@@ -89,6 +89,13 @@ static airlock_err read_str(struct airlock_cbor_dec *d, size_t max, struct airlo
 	return AIRLOCK_OK;
 }
 
+/* A label (product, version, hardware id): any violation, length included, is BAD_NAME. */
+static airlock_err read_label(struct airlock_cbor_dec *d, struct airlock_str *out)
+{
+	TRY(airlock_cbor_read_tstr(d, &out->ptr, &out->len));
+	return airlock_check_label(out->ptr, out->len);
+}
+
 static airlock_err read_u32(struct airlock_cbor_dec *d, uint32_t *out)
 {
 	uint64_t v;
@@ -148,14 +155,24 @@ airlock_err airlock_check_payload_name(const char *s, size_t len)
 	return AIRLOCK_OK;
 }
 
-airlock_err airlock_check_label(const char *s, size_t len)
+static airlock_err check_printable(const char *s, size_t len, size_t max)
 {
-	if (len == 0 || len > AIRLOCK_MAX_NAME_LEN)
+	if (len == 0 || len > max)
 		return AIRLOCK_ERR_BAD_NAME;
 	for (size_t i = 0; i < len; i++)
 		if (s[i] <= 0x20 || s[i] >= 0x7f)
 			return AIRLOCK_ERR_BAD_NAME;
 	return AIRLOCK_OK;
+}
+
+airlock_err airlock_check_label(const char *s, size_t len)
+{
+	return check_printable(s, len, AIRLOCK_MAX_NAME_LEN);
+}
+
+airlock_err airlock_check_device_id(const char *s, size_t len)
+{
+	return check_printable(s, len, AIRLOCK_MAX_DEVICE_ID_LEN);
 }
 
 /* ---- envelope ---- */
@@ -270,6 +287,10 @@ static airlock_err parse_roles(struct airlock_cbor_dec *d, struct airlock_root *
 	struct airlock_cbor_map m;
 	int64_t key;
 	unsigned seen = 0;
+	/* Roles (key 4) follow keys (key 3) in key order: without keys there is
+	 * nothing a role could name. */
+	if (root->n_keys == 0)
+		return AIRLOCK_ERR_MISSING_FIELD;
 	TRY(airlock_cbor_map_begin(d, &m));
 	for (;;) {
 		TRY(airlock_cbor_map_next(d, &m, &key));
@@ -459,8 +480,7 @@ static airlock_err parse_hardware(struct airlock_cbor_dec *d, struct airlock_rel
 	TRY(read_array_n(d, AIRLOCK_MAX_HARDWARE, &n));
 	for (size_t i = 0; i < n; i++) {
 		struct airlock_str *h = &rel->hardware[i];
-		TRY(read_str(d, AIRLOCK_MAX_NAME_LEN, h));
-		TRY(airlock_check_label(h->ptr, h->len));
+		TRY(read_label(d, h));
 		if (i > 0 && bytes_cmp((const uint8_t *)rel->hardware[i - 1].ptr, rel->hardware[i - 1].len,
 				       (const uint8_t *)h->ptr, h->len) >= 0)
 			return AIRLOCK_ERR_BAD_VALUE;
@@ -506,14 +526,8 @@ airlock_err airlock_release_parse_body(const uint8_t *body, size_t len, struct a
 			break;
 		switch (key) {
 		case REL_TYPE: TRY(check_type(&d, AIRLOCK_META_RELEASE)); break;
-		case REL_PRODUCT:
-			TRY(read_str(&d, AIRLOCK_MAX_NAME_LEN, &rel->product));
-			TRY(airlock_check_label(rel->product.ptr, rel->product.len));
-			break;
-		case REL_VERSION:
-			TRY(read_str(&d, AIRLOCK_MAX_NAME_LEN, &rel->version));
-			TRY(airlock_check_label(rel->version.ptr, rel->version.len));
-			break;
+		case REL_PRODUCT: TRY(read_label(&d, &rel->product)); break;
+		case REL_VERSION: TRY(read_label(&d, &rel->version)); break;
 		case REL_SECVER: TRY(airlock_cbor_read_uint(&d, &rel->security_version)); break;
 		case REL_HARDWARE: TRY(parse_hardware(&d, rel)); break;
 		case REL_PAYLOADS: TRY(parse_payloads(&d, rel)); break;
@@ -671,10 +685,8 @@ airlock_err airlock_directive_parse_body(const uint8_t *body, size_t len, struct
 		switch (key) {
 		case DIR_TYPE: TRY(check_type(&d, AIRLOCK_META_DIRECTIVE)); break;
 		case DIR_DEVICE:
-			TRY(read_str(&d, AIRLOCK_MAX_DEVICE_ID_LEN, &dir->device));
-			for (size_t i = 0; i < dir->device.len; i++)
-				if (dir->device.ptr[i] <= 0x20 || dir->device.ptr[i] >= 0x7f)
-					return AIRLOCK_ERR_BAD_NAME;
+			TRY(airlock_cbor_read_tstr(&d, &dir->device.ptr, &dir->device.len));
+			TRY(airlock_check_device_id(dir->device.ptr, dir->device.len));
 			break;
 		case DIR_NONCE:
 			TRY(airlock_cbor_read_bstr(&d, &dir->nonce.ptr, &dir->nonce.len));

@@ -182,6 +182,8 @@ AIRLOCK_MUST_USE airlock_err airlock_check_chunk_size(uint64_t chunk_size);
  * version strings are 1..64 printable ASCII characters without spaces. */
 AIRLOCK_MUST_USE airlock_err airlock_check_payload_name(const char *s, size_t len);
 AIRLOCK_MUST_USE airlock_err airlock_check_label(const char *s, size_t len);
+/* Device ids: 1..128 printable ASCII characters without spaces (else BAD_NAME). */
+AIRLOCK_MUST_USE airlock_err airlock_check_device_id(const char *s, size_t len);
 
 /* ---- directive ---- */
 

@@ -52,7 +52,9 @@ struct airlock_payload_check {
 	uint64_t failed_index;               /* chunk that failed, for messages */
 	struct airlock_sha256 inner;
 	struct airlock_sha256 outer;
-	airlock_err sticky;                  /* first error: refused from then on */
+	airlock_err sticky;                  /* first error about the data: refused from then on
+	                                      * (a misuse refused before consuming anything, such
+	                                      * as a wrong chunk length, is not sticky) */
 };
 
 /* Starts checking against p's signed size, chunk size and digest. list, if
