@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "airlock/hex.h"
 #include "cli.h"
 
 const char *cli_cmd = "airlock";
@@ -216,12 +217,7 @@ airlock_err cli_write_file(const char *path, const void *data, size_t len, bool 
 
 void cli_hex(const uint8_t *p, size_t n, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
+	airlock_hex_encode(p, n, out);
 }
 
 const char *cli_keyid_short(const uint8_t keyid[AIRLOCK_KEYID_LEN])
