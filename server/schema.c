@@ -30,8 +30,9 @@ static const char *const m1_sqlite[] = {
 	" content_key BLOB, created INTEGER NOT NULL, created_by TEXT NOT NULL)",
 	"CREATE TABLE payloads ("
 	" release_digest TEXT NOT NULL REFERENCES releases(digest), name TEXT NOT NULL, idx INTEGER NOT NULL,"
-	" artifact_sha256 TEXT NOT NULL, artifact_size INTEGER NOT NULL, chunks_sha256 TEXT NOT NULL,"
-	" chunks_size INTEGER NOT NULL, PRIMARY KEY (release_digest, name))",
+	" artifact_sha256 TEXT, artifact_size INTEGER NOT NULL, chunks_sha256 TEXT NOT NULL,"
+	" chunks_size INTEGER NOT NULL, artifact_done INTEGER NOT NULL DEFAULT 0,"
+	" chunks_done INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (release_digest, name))",
 	"CREATE TABLE artifacts ("
 	" sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, created INTEGER NOT NULL)",
 	"CREATE TABLE deployments ("
@@ -60,7 +61,7 @@ static const char *const m1_postgres[] = {
 	" cert_sha256 TEXT, cert_serial TEXT, cert_not_after BIGINT,"
 	" status TEXT NOT NULL DEFAULT 'active', created BIGINT NOT NULL, last_seen BIGINT,"
 	" current_version TEXT, current_release TEXT, security_version BIGINT NOT NULL DEFAULT 0,"
-	" slot_state TEXT, last_error TEXT, wrap_pub BLOB)",
+	" slot_state TEXT, last_error TEXT, wrap_pub BYTEA)",
 	"CREATE UNIQUE INDEX devices_cert ON devices(cert_sha256)",
 	"CREATE TABLE enroll_tokens ("
 	" id TEXT PRIMARY KEY, token_sha256 BYTEA NOT NULL UNIQUE, hardware TEXT NOT NULL, grp TEXT,"
@@ -75,8 +76,9 @@ static const char *const m1_postgres[] = {
 	" content_key BYTEA, created BIGINT NOT NULL, created_by TEXT NOT NULL)",
 	"CREATE TABLE payloads ("
 	" release_digest TEXT NOT NULL REFERENCES releases(digest), name TEXT NOT NULL, idx BIGINT NOT NULL,"
-	" artifact_sha256 TEXT NOT NULL, artifact_size BIGINT NOT NULL, chunks_sha256 TEXT NOT NULL,"
-	" chunks_size BIGINT NOT NULL, PRIMARY KEY (release_digest, name))",
+	" artifact_sha256 TEXT, artifact_size BIGINT NOT NULL, chunks_sha256 TEXT NOT NULL,"
+	" chunks_size BIGINT NOT NULL, artifact_done BIGINT NOT NULL DEFAULT 0,"
+	" chunks_done BIGINT NOT NULL DEFAULT 0, PRIMARY KEY (release_digest, name))",
 	"CREATE TABLE artifacts ("
 	" sha256 TEXT PRIMARY KEY, size BIGINT NOT NULL, created BIGINT NOT NULL)",
 	"CREATE TABLE deployments ("

@@ -21,6 +21,10 @@ static const char usage[] =
 	"  verify         check a release (and payloads) against a root\n"
 	"  inspect        show any metadata file\n"
 	"\n"
+	"Server side:\n"
+	"  audit verify   check an export of the server's audit log\n"
+	"  audit checkpoint  verify an export and save its newest signed checkpoint\n"
+	"\n"
 	"Every command takes --help. Exit codes:\n"
 	"  0 success; 1 refused (verification failed, invalid input file);\n"
 	"  2 usage error; 3 file or key-file problem; 4 internal error.\n";
@@ -36,6 +40,7 @@ static const struct command commands[] = {
 	{ "release", cmd_release },
 	{ "verify", cmd_verify },
 	{ "inspect", cmd_inspect },
+	{ "audit", cmd_audit },
 };
 
 int main(int argc, char **argv)

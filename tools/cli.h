@@ -78,6 +78,7 @@ int cmd_root(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 /* Shared by `root sign` and `release sign`. */
 int cli_sign_file(int argc, char **argv, enum airlock_meta_type type);
 

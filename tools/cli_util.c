@@ -316,23 +316,7 @@ uint64_t cli_now(void)
 
 airlock_err cli_encode_envelope(const struct airlock_envelope *env, uint8_t **out, size_t *len)
 {
-	struct airlock_cbor_enc enc;
-	size_t need;
-	airlock_cbor_enc_init(&enc, NULL, 0);
-	airlock_envelope_encode(env, &enc);
-	need = enc.len;
-	uint8_t *buf = malloc(need ? need : 1);
-	if (!buf)
-		return AIRLOCK_ERR_NOMEM;
-	airlock_cbor_enc_init(&enc, buf, need);
-	airlock_envelope_encode(env, &enc);
-	airlock_err err = airlock_cbor_enc_finish(&enc, len);
-	if (err != AIRLOCK_OK) {
-		free(buf);
-		return err;
-	}
-	*out = buf;
-	return AIRLOCK_OK;
+	return airlock_envelope_encode_alloc(env, out, len);
 }
 
 void cli_describe_sigs(const struct airlock_sig_report *rep, enum airlock_role role, airlock_err err,

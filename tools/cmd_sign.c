@@ -77,9 +77,8 @@ int cli_sign_file(int argc, char **argv, enum airlock_meta_type type)
 		rc = cli_fail(err, "%s", key_path);
 		goto out;
 	}
-	uint8_t pub[AIRLOCK_PUB_MAX_LEN], keyid[AIRLOCK_KEYID_LEN], digest[AIRLOCK_SHA256_LEN];
-	uint8_t msg[AIRLOCK_SIG_MESSAGE_MAX], sig[AIRLOCK_SIG_MAX_LEN];
-	size_t pub_len, msg_len, sig_len;
+	uint8_t pub[AIRLOCK_PUB_MAX_LEN], keyid[AIRLOCK_KEYID_LEN], sig[AIRLOCK_SIG_MAX_LEN];
+	size_t pub_len;
 	int64_t alg = airlock_privkey_alg(key);
 	if (!airlock_alg_can_sign(alg)) {
 		rc = cli_fail(AIRLOCK_ERR_UNSUPPORTED_ALG, "%s: an %s key cannot sign", key_path, airlock_alg_name(alg));
@@ -125,20 +124,12 @@ int cli_sign_file(int argc, char **argv, enum airlock_meta_type type)
 			 "previous root, during a rotation", cli_keyid_short(keyid));
 	}
 
-	err = airlock_sha256(env.body.ptr, env.body.len, digest);
-	if (err == AIRLOCK_OK)
-		err = airlock_sig_message(type, alg, digest, msg, &msg_len);
-	if (err == AIRLOCK_OK)
-		err = airlock_privkey_sign(key, msg, msg_len, sig, &sig_len);
+	/* Duplicate and full envelopes were refused above with their own messages. */
+	err = airlock_envelope_sign(&env, key, keyid, sig);
 	if (err != AIRLOCK_OK) {
 		rc = cli_fail(err, "signing with %s", key_path);
 		goto out;
 	}
-	struct airlock_signature *s = &env.sigs[env.n_sigs++];
-	s->keyid = keyid;
-	s->alg = alg;
-	s->sig.ptr = sig;
-	s->sig.len = sig_len;
 	err = cli_encode_envelope(&env, &file, &file_len);
 	if (err == AIRLOCK_OK)
 		err = cli_write_file(out ? out : in, file, file_len, out == NULL);

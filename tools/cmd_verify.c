@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "airlock/hex.h"
 #include "cli.h"
 #include "payload_io.h"
 
@@ -25,7 +26,13 @@ static const char verify_usage[] =
 	"digest; for an encrypted payload FILE may be the plaintext or the\n"
 	"ciphertext (told apart by their signed sizes), and with --decrypt-key the\n"
 	"ciphertext is decrypted and the plaintext checked too.\n"
-	"Exit 0 only when everything holds; otherwise one line says why.\n";
+	"Exit 0 only when everything holds; otherwise one line says why.\n"
+	"\n"
+	"       airlock verify --root ROOT [--root-update NEXT...] --directive FILE\n"
+	"         --device ID --nonce HEX [--now DATE | --no-clock]\n"
+	"\n"
+	"Checks a server's directive: a threshold of director keys, this device's\n"
+	"id, the nonce it sent with the check-in, and expiry.\n";
 
 #define MAX_PAYLOAD_ARGS AIRLOCK_MAX_PAYLOADS
 
@@ -41,10 +48,13 @@ struct verify_args {
 	uint64_t now;
 	const char *decrypt_key;
 	const char *keys;
+	const char *directive;
+	const char *device;
+	const char *nonce;
 };
 
 enum { OPT_ROOT = 256, OPT_UPDATE, OPT_RELEASE, OPT_PAYLOAD, OPT_HW, OPT_MINSV, OPT_NOW, OPT_NOCLOCK,
-       OPT_DKEY, OPT_KEYS };
+       OPT_DKEY, OPT_KEYS, OPT_DIRECTIVE, OPT_DEVICE, OPT_NONCE };
 
 static int parse_args(int argc, char **argv, struct verify_args *a)
 {
@@ -59,6 +69,9 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 		{ "no-clock", no_argument, NULL, OPT_NOCLOCK },
 		{ "decrypt-key", required_argument, NULL, OPT_DKEY },
 		{ "keys", required_argument, NULL, OPT_KEYS },
+		{ "directive", required_argument, NULL, OPT_DIRECTIVE },
+		{ "device", required_argument, NULL, OPT_DEVICE },
+		{ "nonce", required_argument, NULL, OPT_NONCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -101,14 +114,19 @@ static int parse_args(int argc, char **argv, struct verify_args *a)
 			break;
 		case OPT_DKEY: a->decrypt_key = optarg; break;
 		case OPT_KEYS: a->keys = optarg; break;
+		case OPT_DIRECTIVE: a->directive = optarg; break;
+		case OPT_DEVICE: a->device = optarg; break;
+		case OPT_NONCE: a->nonce = optarg; break;
 		case 'h': fputs(verify_usage, stdout); return -1;
 		default: return cli_usage_error("bad option");
 		}
 	}
 	if (optind != argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!a->root || !a->release)
-		return cli_usage_error("--root and --release are required");
+	if (!a->root || !a->release == !a->directive)
+		return cli_usage_error("--root and one of --release or --directive are required");
+	if (a->directive && (!a->device || !a->nonce))
+		return cli_usage_error("--directive needs --device and --nonce");
 	if (!a->decrypt_key != !a->keys)
 		return cli_usage_error("--decrypt-key and --keys go together");
 	return EXIT_OK;
@@ -191,6 +209,46 @@ static int release_failure(airlock_err err, const char *path, const struct airlo
 	}
 }
 
+static int verify_directive(const struct verify_args *a, const struct airlock_root *root)
+{
+	uint8_t nonce[AIRLOCK_NONCE_MAX_LEN], *buf = NULL;
+	size_t len, nonce_len = strlen(a->nonce) / 2;
+	struct airlock_directive dir;
+	struct airlock_sig_report rep;
+	char msg[256], hex[2 * AIRLOCK_SHA256_LEN + 1];
+	if (strlen(a->nonce) % 2 || nonce_len > sizeof nonce ||
+	    airlock_hex_decode(a->nonce, strlen(a->nonce), nonce, nonce_len) != AIRLOCK_OK)
+		return cli_usage_error("--nonce wants 16..64 bytes of hex");
+	airlock_err err = cli_read_file(a->directive, AIRLOCK_DIRECTIVE_MAX_LEN, &buf, &len);
+	if (err != AIRLOCK_OK)
+		return cli_fail(err, "%s", a->directive);
+	struct airlock_directive_policy policy = { a->device, nonce, nonce_len, a->now };
+	memset(&rep, 0, sizeof rep);
+	err = airlock_directive_verify(root, buf, len, &policy, &dir, &rep);
+	int rc = EXIT_OK;
+	if (err == AIRLOCK_ERR_BAD_SIGNATURE || err == AIRLOCK_ERR_WRONG_ROLE || err == AIRLOCK_ERR_UNKNOWN_KEY ||
+	    err == AIRLOCK_ERR_THRESHOLD) {
+		cli_describe_sigs(&rep, AIRLOCK_ROLE_DIRECTOR, err, msg, sizeof msg);
+		rc = cli_fail(err, "directive %s: %s", a->directive, msg);
+	} else if (err != AIRLOCK_OK) {
+		rc = cli_fail(err, "directive %s", a->directive);
+	} else if (dir.action == AIRLOCK_ACTION_INSTALL) {
+		cli_hex(dir.release_digest, AIRLOCK_SHA256_LEN, hex);
+		printf("OK directive %s: install release %s (%zu payload%s)%s\n", a->directive, hex, dir.n_payloads,
+		       dir.n_payloads == 1 ? "" : "s", dir.wrapped_key.len ? ", content key wrapped for this device" : "");
+		for (size_t i = 0; i < dir.n_payloads; i++) {
+			cli_hex(dir.payloads[i].digest, AIRLOCK_SHA256_LEN, hex);
+			printf("   payload %.*s: %llu bytes, sha256 %s, %.*s\n", (int)dir.payloads[i].name.len,
+			       dir.payloads[i].name.ptr, (unsigned long long)dir.payloads[i].size, hex,
+			       (int)dir.payloads[i].urls[0].len, dir.payloads[i].urls[0].ptr);
+		}
+	} else {
+		printf("OK directive %s: nothing to do\n", a->directive);
+	}
+	free(buf);
+	return rc;
+}
+
 int cmd_verify(int argc, char **argv)
 {
 	static struct verify_args a;
@@ -213,6 +271,10 @@ int cmd_verify(int argc, char **argv)
 	rc = load_root(&a, bufs, &root);
 	if (rc != EXIT_OK)
 		goto out;
+	if (a.directive) {
+		rc = verify_directive(&a, &root);
+		goto out;
+	}
 
 	airlock_err err = cli_read_file(a.release, AIRLOCK_RELEASE_MAX_LEN, &rel_buf, &rel_len);
 	if (err != AIRLOCK_OK) {

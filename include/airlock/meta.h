@@ -109,6 +109,20 @@ AIRLOCK_MUST_USE airlock_err airlock_sig_message(uint64_t type, int64_t alg,
 						 const uint8_t body_digest[AIRLOCK_SHA256_LEN],
 						 uint8_t out[AIRLOCK_SIG_MESSAGE_MAX], size_t *out_len);
 
+/*
+ * Signs env's body as metadata of env->type with key and appends the
+ * signature (host side: the CLI, the server). keyid and sig are the storage
+ * the new signature entry points into: they must outlive env.
+ * AIRLOCK_ERR_DUPLICATE_SIGNER if this key already signed, AIRLOCK_ERR_LIMIT
+ * when the envelope is full, AIRLOCK_ERR_UNSUPPORTED_ALG for an X25519 key.
+ */
+struct airlock_privkey;
+AIRLOCK_MUST_USE airlock_err airlock_envelope_sign(struct airlock_envelope *env, const struct airlock_privkey *key,
+						   uint8_t keyid[AIRLOCK_KEYID_LEN], uint8_t sig[AIRLOCK_SIG_MAX_LEN]);
+/* Encodes env into a malloc'd buffer (host side). */
+AIRLOCK_MUST_USE airlock_err airlock_envelope_encode_alloc(const struct airlock_envelope *env, uint8_t **out,
+							   size_t *len);
+
 /* ---- root ---- */
 
 struct airlock_key {
