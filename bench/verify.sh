@@ -44,7 +44,7 @@ hyperfine --warmup 2 --runs "$runs" --export-json verify.json \
 	"$A verify --root root.cbor --release enc/rel.cbor --payload rootfs=enc/rootfs.enc --decrypt-key srv.key --keys enc/rel.cbor.keys" \
 	>hyperfine.txt
 cat hyperfine.txt
-meta=$("$(dirname "$A")/bench_meta" root.cbor rel.cbor 5000)
+meta=$("$(dirname "$A")/bench/bench_meta" root.cbor rel.cbor 5000)
 
 python3 - "$size_mib" "$meta" >"$out/verify.txt" <<'PY'
 import json, sys, statistics
