@@ -55,6 +55,21 @@ static const struct err_entry table[AIRLOCK_ERR__COUNT] = {
 	E(AIRLOCK_ERR_AEAD_TRUNCATED, "encrypted stream truncated"),
 	E(AIRLOCK_ERR_AEAD_EXTENDED, "data after the last encrypted chunk"),
 	E(AIRLOCK_ERR_KEY_UNWRAP, "content key cannot be unwrapped"),
+	E(AIRLOCK_ERR_NETWORK, "network failure"),
+	E(AIRLOCK_ERR_TOO_SLOW, "transfer slower than the minimum rate"),
+	E(AIRLOCK_ERR_HTTP_STATUS, "unexpected HTTP status"),
+	E(AIRLOCK_ERR_TLS, "TLS handshake or certificate verification failed"),
+	E(AIRLOCK_ERR_TLS_NAME, "server certificate name or pin mismatch"),
+	E(AIRLOCK_ERR_BAD_RANGE, "server did not honour the requested range"),
+	E(AIRLOCK_ERR_NO_SPACE, "not enough space"),
+	E(AIRLOCK_ERR_BOOT_RECORD, "boot-control record invalid"),
+	E(AIRLOCK_ERR_STATE, "agent state invalid for this step"),
+	E(AIRLOCK_ERR_BUSY, "another install is in progress"),
+	E(AIRLOCK_ERR_HEALTH_CHECK, "health check failed"),
+	E(AIRLOCK_ERR_POWER_CUT, "power cut (simulated)"),
+	E(AIRLOCK_ERR_DELTA_BASE_MISMATCH, "delta base is not the active image"),
+	E(AIRLOCK_ERR_DELTA_CORRUPT, "delta stream corrupt"),
+	E(AIRLOCK_ERR_CANCELLED, "cancelled"),
 };
 #undef E
 

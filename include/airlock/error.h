@@ -65,6 +65,23 @@ typedef enum airlock_err {
 	AIRLOCK_ERR_AEAD_TRUNCATED = 63, /* stream ended without an authenticated last chunk */
 	AIRLOCK_ERR_AEAD_EXTENDED = 64,  /* bytes after the authenticated last chunk */
 	AIRLOCK_ERR_KEY_UNWRAP = 65,     /* content key not wrapped for this recipient, or tampered */
+
+	/* device side: transport, slots, boot control, agent state */
+	AIRLOCK_ERR_NETWORK = 70,        /* connection refused, reset or lost */
+	AIRLOCK_ERR_TOO_SLOW = 71,       /* transfer below the minimum rate (slow retrieval) */
+	AIRLOCK_ERR_HTTP_STATUS = 72,    /* the server answered with an unexpected status */
+	AIRLOCK_ERR_TLS = 73,            /* TLS handshake or certificate verification failed */
+	AIRLOCK_ERR_TLS_NAME = 74,       /* server certificate not for the configured name, or pin mismatch */
+	AIRLOCK_ERR_BAD_RANGE = 75,      /* a resumed download was not answered with the asked range */
+	AIRLOCK_ERR_NO_SPACE = 76,       /* payload larger than the slot, or disk full */
+	AIRLOCK_ERR_BOOT_RECORD = 77,    /* boot-control record unreadable, torn or inconsistent */
+	AIRLOCK_ERR_STATE = 78,          /* agent state file corrupt, or a step not allowed in this state */
+	AIRLOCK_ERR_BUSY = 79,           /* another install holds the lock */
+	AIRLOCK_ERR_HEALTH_CHECK = 80,   /* the trial boot's health check failed or timed out */
+	AIRLOCK_ERR_POWER_CUT = 81,      /* simulated power cut (fault-injection builds and tests) */
+	AIRLOCK_ERR_DELTA_BASE_MISMATCH = 82, /* delta made against another base image */
+	AIRLOCK_ERR_DELTA_CORRUPT = 83,  /* delta stream invalid */
+	AIRLOCK_ERR_CANCELLED = 84,      /* the operation was cancelled (signal, deployment cancelled) */
 	AIRLOCK_ERR__COUNT
 } airlock_err;
 
