@@ -141,7 +141,7 @@ static int make_dev_root(const char *dir, struct airlock_privkey *director, cons
 		root.roles[r].keyids[0] = airlock_root_find_key(&root, ids[r - 1])->keyid;
 	}
 	uint8_t body[4096], keyid[32], sig[64];
-	size_t body_len, file_len;
+	size_t body_len = 0, file_len = 0;
 	uint8_t *file = NULL;
 	struct airlock_cbor_enc enc;
 	struct airlock_envelope env;

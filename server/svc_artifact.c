@@ -127,9 +127,10 @@ bool svc_artifact_upload_begin(struct app *app, const struct svc_actor *a, const
 		return svc_fail(r, 503, "unavailable", "cannot start the upload");
 	}
 	if (content_length != u->expected) {
+		uint64_t expected = u->expected;  /* read before u is freed */
 		svc_artifact_upload_abort(u);
 		return svc_fail(r, 400, "size_mismatch", "the release signs %llu bytes for this %s, not %llu",
-				(unsigned long long)u->expected, chunks ? "chunk list" : "payload",
+				(unsigned long long)expected, chunks ? "chunk list" : "payload",
 				(unsigned long long)content_length);
 	}
 	snprintf(u->tmp, sizeof u->tmp, "%s/upload-XXXXXX", app->artifacts_dir);

@@ -17,7 +17,14 @@ cd "$WORK"
 
 die() {
 	echo "FAIL: $*" >&2
-	[ -f server.log ] && tail -20 server.log >&2
+	if [ -f server.log ]; then
+		# a sanitizer report is the whole story: print it, not just the tail
+		if grep -q 'ERROR: \(Address\|Leak\|UndefinedBehavior\)Sanitizer\|runtime error:' server.log; then
+			grep -A60 -m1 'ERROR: \(Address\|Leak\|UndefinedBehavior\)Sanitizer\|runtime error:' server.log >&2
+		else
+			tail -20 server.log >&2
+		fi
+	fi
 	exit 1
 }
 pass() { checks=$((checks + 1)); }
