@@ -307,6 +307,16 @@ airlock_err airlock_aead_dec_final(struct airlock_aead_dec *dec, airlock_aead_si
 	return err;
 }
 
+airlock_err airlock_aead_dec_seek(struct airlock_aead_dec *dec, uint64_t index)
+{
+	if (!dec || dec->state != ST_OPEN || dec->sticky != AIRLOCK_OK || dec->fill != 0 || dec->index != 0)
+		return AIRLOCK_ERR_INVALID_ARG;
+	if (index >= AIRLOCK_AEAD_MAX_CHUNKS)
+		return AIRLOCK_ERR_LIMIT;
+	dec->index = index;
+	return AIRLOCK_OK;
+}
+
 uint64_t airlock_aead_dec_position(const struct airlock_aead_dec *dec)
 {
 	return dec ? dec->index : 0;

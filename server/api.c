@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "metrics.h"
 #include "svc.h"
 #include "tokens.h"
 
@@ -67,7 +69,15 @@ struct http_app_req {
 	bool chunks;
 	struct artifact_upload *upload;
 	struct svc_result result;
+	uint64_t start_us;       /* monotonic, when route() ran: for the latency histogram */
 };
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static uint32_t ip_hash(const char *ip)
 {
@@ -124,14 +134,16 @@ static bool rate_limited(struct http_app_ctx *ctx, struct http_request *req)
 {
 	if (!rate_note_failure(ctx, http_request_remote_ip(req), false))
 		return false;
+	metrics_rate_limited();
 	http_respond_error(req, 429, "too_many_requests", "too many authentication failures; retry later");
 	http_response_header(req, "Retry-After", "60");
 	return true;
 }
 
-static bool fail_auth(struct http_app_ctx *ctx, struct http_request *req, unsigned status, const char *code,
-		      const char *why)
+static bool fail_auth(struct http_app_ctx *ctx, struct http_request *req, enum metrics_auth kind, unsigned status,
+		      const char *code, const char *why)
 {
+	metrics_auth_failure(kind);
 	rate_note_failure(ctx, http_request_remote_ip(req), true);
 	audit_auth_failure(ctx, req, why);
 	http_respond_error(req, status, code, "%s", why);
@@ -144,11 +156,11 @@ static bool need_device(struct http_app_ctx *ctx, struct http_request *req, stru
 {
 	const struct http_client_cert *cert = http_request_cert(req);
 	if (cert->state == HTTP_CERT_NONE)
-		return fail_auth(ctx, req, 401, "unauthorized", "a device client certificate is required");
+		return fail_auth(ctx, req, MA_NO_CERT, 401, "unauthorized", "a device client certificate is required");
 	if (cert->state != HTTP_CERT_VERIFIED) {
 		char why[96];
 		snprintf(why, sizeof why, "client certificate refused: %s", cert->reason ? cert->reason : "invalid");
-		return fail_auth(ctx, req, 403, "forbidden", why);
+		return fail_auth(ctx, req, MA_BAD_CERT, 403, "forbidden", why);
 	}
 	memcpy(st->peer.cert_sha256, cert->sha256, 32);
 	return true;
@@ -164,16 +176,16 @@ static bool need_token(struct http_app_ctx *ctx, struct http_request *req, struc
 	case TOKEN_OK:
 		return true;
 	case TOKEN_SCOPE:
-		return fail_auth(ctx, req, 403, "forbidden", "the token lacks the scope this request needs");
+		return fail_auth(ctx, req, MA_SCOPE, 403, "forbidden", "the token lacks the scope this request needs");
 	case TOKEN_EXPIRED:
-		return fail_auth(ctx, req, 401, "unauthorized", "the token has expired");
+		return fail_auth(ctx, req, MA_TOKEN, 401, "unauthorized", "the token has expired");
 	case TOKEN_REVOKED:
-		return fail_auth(ctx, req, 401, "unauthorized", "the token was revoked");
+		return fail_auth(ctx, req, MA_TOKEN, 401, "unauthorized", "the token was revoked");
 	case TOKEN_DB:
 		http_respond_error(req, 503, "unavailable", "database unavailable");
 		return false;
 	default:
-		return fail_auth(ctx, req, 401, "unauthorized", "a valid bearer token is required");
+		return fail_auth(ctx, req, MA_TOKEN, 401, "unauthorized", "a valid bearer token is required");
 	}
 }
 
@@ -208,6 +220,7 @@ static void route(struct http_app_ctx *ctx, struct http_request *req, struct htt
 		http_respond_error(req, 503, "unavailable", "out of memory");
 		return;
 	}
+	st->start_us = mono_us();
 	http_request_set_app(req, st);
 	enum http_method m = http_request_method(req);
 	const char *path = http_request_path(req);
@@ -415,6 +428,7 @@ static void serve_metrics(struct http_app_ctx *ctx, struct http_request *req)
 		return;
 	}
 	http_server_metrics_write(ctx->srv, f);
+	metrics_write(ctx->app, f);
 	fclose(f);
 	http_respond_bytes(req, 200, "text/plain; version=0.0.4", buf, len);
 	free(buf);
@@ -495,13 +509,26 @@ static void handle(struct http_app_ctx *ctx, struct http_request *req)
 	respond_result(req, r);
 }
 
+/* The application's metrics of a request, once its answer is out. */
+static void count(struct http_request *req, struct http_app_req *st, bool completed)
+{
+	enum http_method m = http_request_method(req);
+	enum metrics_route rc = metrics_route_of(http_request_path(req), m == HTTP_PUT);
+	unsigned status = http_request_sent_status(req);
+	metrics_request(rc, status, mono_us() - st->start_us);
+	if (rc == MR_ENROLL && m == HTTP_POST && status >= 200)
+		metrics_enrollment(status == 201);
+	if (rc == MR_ARTIFACT && m == HTTP_GET && (status == 200 || status == 206))
+		metrics_download(completed, http_request_sent_bytes(req));
+}
+
 static void done(struct http_app_ctx *ctx, struct http_request *req, bool completed)
 {
 	struct http_app_req *st = http_request_app(req);
 	(void)ctx;
-	(void)completed;
 	if (!st)
 		return;
+	count(req, st, completed);
 	/* An upload the client abandoned leaves no file behind. */
 	svc_artifact_upload_abort(st->upload);
 	svc_result_free(&st->result);

@@ -336,6 +336,17 @@ enum db_err db_exec(struct db_conn *c, const char *sql, const struct db_value *p
 	return e;
 }
 
+enum db_err db_exec_relaxed(struct db_conn *c, const char *sql, const struct db_value *params, size_t n_params,
+			    db_row_fn fn, void *ctx, int64_t *changes)
+{
+	if (!c)
+		return DB_ERR_ARG;
+	c->relaxed = !c->in_tx;
+	enum db_err e = db_exec(c, sql, params, n_params, fn, ctx, changes);
+	c->relaxed = false;
+	return e;
+}
+
 enum db_err db_begin(struct db_conn *c)
 {
 	if (!c)

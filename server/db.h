@@ -122,6 +122,14 @@ void db_release(struct db *db, struct db_conn *c);
  * number of rows inserted/updated/deleted. */
 enum db_err db_exec(struct db_conn *c, const char *sql, const struct db_value *params, size_t n_params,
 		    db_row_fn fn, void *ctx, int64_t *changes);
+/* db_exec for a write whose loss in a power cut is acceptable: soft state
+ * that the next request writes again (a device's last check-in). Outside a
+ * transaction it may be acknowledged before it reaches the disk (SQLite:
+ * no WAL fsync at its commit; PostgreSQL: synchronous_commit off); it is
+ * never torn nor reordered, and the next durable commit makes it durable
+ * too. Inside a transaction it is db_exec. */
+enum db_err db_exec_relaxed(struct db_conn *c, const char *sql, const struct db_value *params, size_t n_params,
+			    db_row_fn fn, void *ctx, int64_t *changes);
 
 /* SQLite: BEGIN IMMEDIATE (takes the write lock, waiting up to 5 s, then
  * DB_ERR_CONFLICT); PostgreSQL: BEGIN (read committed). Nested: DB_ERR_ARG. */

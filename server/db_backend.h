@@ -22,6 +22,7 @@ struct db_conn {
 	const struct db_backend_ops *ops;
 	bool in_tx;             /* between db_begin and db_commit/db_rollback */
 	enum db_err tx_err;     /* first failure inside the open transaction */
+	bool relaxed;           /* this statement may skip the flush (db_exec_relaxed) */
 	/* Copied when the error happens: the library's own message is
 	 * overwritten by the rollback that usually follows a failure. */
 	char err[DB_ERRMSG_MAX];

@@ -6,6 +6,14 @@
  * in memory whole: the row handed to the callback is the only one held.
  * Parameters: integers as text declared int8, text declared text, blobs
  * binary declared bytea, NULL untyped (the server infers it).
+ *
+ * Data statements are prepared once per connection (named, keyed by the
+ * SQL text and the parameter types) and then only executed: the server
+ * runs a fixed set of queries, and parsing and planning each one anew cost
+ * PostgreSQL more than running it. db_exec_relaxed statements run with
+ * synchronous_commit off (their commit does not wait for the WAL flush;
+ * PostgreSQL still writes the WAL in order, so the next durable commit
+ * covers them); the session is set back before any other write.
  */
 #include "db_backend.h"
 
@@ -14,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Type OIDs, fixed in PostgreSQL's catalog (pg_type.dat); the server
  * headers that name them are not installed with libpq. */
@@ -33,6 +42,10 @@ enum {
 	OID_NUMERIC = 1700,
 };
 
+/* Prepared statements kept per connection; past it, statements run
+ * unprepared. */
+#define PG_PREPARED_MAX 64
+
 /* Serializes migrations of one database: "airlock" and a 1. */
 #define MIGRATE_LOCK_KEY "7019267304284449537"
 
@@ -43,6 +56,14 @@ struct pgsql_conn {
 	 * connection (terminated backend, shutdown), whether or not the close
 	 * has reached us yet. */
 	bool closing;
+	bool async_commit;      /* the session has synchronous_commit off */
+	size_t n_prepared;
+	struct pg_prepared {
+		const char *key;    /* the caller's pointer, checked by strcmp */
+		char *sql;
+		size_t n_params;
+		Oid types[DB_MAX_PARAMS];
+	} prepared[PG_PREPARED_MAX];
 };
 
 static struct pgsql_conn *pgsql_conn_of(struct db_conn *c)
@@ -251,6 +272,13 @@ static int64_t changed_rows(PGresult *res)
  * risking a statement running twice. Inside a transaction a reset would
  * lose the transaction's earlier statements: the caller must retry it.
  */
+static void forget_prepared(struct pgsql_conn *pc)
+{
+	for (size_t i = 0; i < pc->n_prepared; i++)
+		free(pc->prepared[i].sql);
+	pc->n_prepared = 0;
+}
+
 static enum db_err ensure_connected(struct pgsql_conn *pc)
 {
 	/* libpq sees the close only on a read after the one that returned the
@@ -274,6 +302,9 @@ static enum db_err ensure_connected(struct pgsql_conn *pc)
 	}
 	PQreset(pc->pg);
 	pc->closing = false;
+	/* a new session: no prepared statements, default settings */
+	forget_prepared(pc);
+	pc->async_commit = false;
 	if (PQstatus(pc->pg) != CONNECTION_OK) {
 		db_conn_set_err(&pc->base, "postgres: reconnect: %s", PQerrorMessage(pc->pg));
 		return DB_ERR_CONNECT;
@@ -321,6 +352,76 @@ static void build_params(struct pg_params *pp, const struct db_value *params, si
 	}
 }
 
+static bool starts_with_word(const char *sql, const char *const *words, size_t n)
+{
+	while (*sql == ' ' || *sql == '\t' || *sql == '\n' || *sql == '\r')
+		sql++;
+	for (size_t i = 0; i < n; i++)
+		if (strncasecmp(sql, words[i], strlen(words[i])) == 0)
+			return true;
+	return false;
+}
+
+/* Only data statements are prepared: DDL runs once, in the migrations. */
+static bool cacheable(const char *sql)
+{
+	static const char *const words[] = { "SELECT", "INSERT", "UPDATE", "DELETE", "WITH" };
+	return starts_with_word(sql, words, sizeof words / sizeof words[0]);
+}
+
+/* The name of sql's prepared statement on this connection, preparing it
+ * first if needed; NULL: run it unprepared (no room, DDL, or the prepare
+ * failed, in which case the unprepared run reports the error). */
+static const char *prepared_name(struct pgsql_conn *pc, const char *sql, const struct pg_params *pp,
+				 size_t n_params, char name[16])
+{
+	for (size_t i = 0; i < pc->n_prepared; i++) {
+		const struct pg_prepared *p = &pc->prepared[i];
+		if (p->key == sql && p->n_params == n_params &&
+		    memcmp(p->types, pp->types, n_params * sizeof pp->types[0]) == 0 && strcmp(p->sql, sql) == 0) {
+			snprintf(name, 16, "a%u", (unsigned)(i % 1000u));
+			return name;
+		}
+	}
+	/* Inside a transaction too: a prepare that fails (and so aborts the
+	 * transaction) is a statement that would fail unprepared as well. */
+	if (pc->n_prepared == PG_PREPARED_MAX || !cacheable(sql))
+		return NULL;
+	struct pg_prepared *p = &pc->prepared[pc->n_prepared];
+	p->sql = strdup(sql);
+	if (!p->sql)
+		return NULL;
+	snprintf(name, 16, "a%u", (unsigned)(pc->n_prepared % 1000u));
+	PGresult *res = PQprepare(pc->pg, name, sql, (int)n_params, pp->types);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (!ok) {
+		free(p->sql);
+		return NULL;
+	}
+	p->key = sql;
+	p->n_params = n_params;
+	memcpy(p->types, pp->types, n_params * sizeof pp->types[0]);
+	pc->n_prepared++;
+	return name;
+}
+
+/* Sets synchronous_commit for what comes next: off for a relaxed write,
+ * on again before any other statement that may write. */
+static enum db_err commit_mode(struct pgsql_conn *pc, const char *sql)
+{
+	static const char *const reads[] = { "SELECT" };
+	bool want_async = pc->base.relaxed && !pc->base.in_tx;
+	if (want_async == pc->async_commit || (!want_async && starts_with_word(sql, reads, 1)))
+		return DB_OK;
+	PGresult *res = PQexec(pc->pg, want_async ? "SET synchronous_commit = off" : "SET synchronous_commit = on");
+	enum db_err e = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : res ? fail_res(pc, res) : fail_conn(pc);
+	PQclear(res);
+	if (e == DB_OK)
+		pc->async_commit = want_async;
+	return e;
+}
+
 static enum db_err pg_exec(struct db_conn *c, const char *sql, const struct db_value *params, size_t n_params,
 			   db_row_fn fn, void *ctx, int64_t *changes)
 {
@@ -329,6 +430,7 @@ static enum db_err pg_exec(struct db_conn *c, const char *sql, const struct db_v
 	PGresult *res;
 	enum db_err e = DB_OK;
 	bool stopped = false;
+	char name[16];
 
 	build_params(&pp, params, n_params);
 	/* One retry, only when the statement never left: a statement that
@@ -337,7 +439,14 @@ static enum db_err pg_exec(struct db_conn *c, const char *sql, const struct db_v
 		e = ensure_connected(pc);
 		if (e != DB_OK)
 			return e;
-		if (PQsendQueryParams(pc->pg, sql, (int)n_params, pp.types, pp.values, pp.lengths, pp.formats, 1))
+		e = commit_mode(pc, sql);
+		if (e != DB_OK)
+			return e;
+		const char *stmt = prepared_name(pc, sql, &pp, n_params, name);
+		int sent = stmt ? PQsendQueryPrepared(pc->pg, stmt, (int)n_params, pp.values, pp.lengths, pp.formats, 1)
+				: PQsendQueryParams(pc->pg, sql, (int)n_params, pp.types, pp.values, pp.lengths,
+						    pp.formats, 1);
+		if (sent)
 			break;
 		if (attempt == 0 && !c->in_tx && PQstatus(pc->pg) == CONNECTION_BAD)
 			continue;
@@ -389,6 +498,13 @@ static enum db_err run(struct db_conn *c, const char *sql)
 
 static enum db_err pg_begin(struct db_conn *c)
 {
+	struct pgsql_conn *pc = pgsql_conn_of(c);
+	/* a transaction commits durably: the session setting decides */
+	if (pc->async_commit) {
+		enum db_err e = commit_mode(pc, "BEGIN");
+		if (e != DB_OK)
+			return e;
+	}
 	/* READ COMMITTED: the server's multi-statement changes are written
 	 * as UPDATE ... SET n = n + 1, ON CONFLICT DO NOTHING and RETURNING,
 	 * which are safe there; a conflict still surfaces as 40001/40P01. */
@@ -423,6 +539,7 @@ static void pg_close(struct db_conn *c)
 	if (!pc)
 		return;
 	PQfinish(pc->pg);
+	forget_prepared(pc);
 	free(pc);
 }
 

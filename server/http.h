@@ -186,6 +186,10 @@ uint64_t http_request_body_received(const struct http_request *req);
 
 void http_request_set_app(struct http_request *req, struct http_app_req *state);
 struct http_app_req *http_request_app(const struct http_request *req);
+/* In done(): the status of the answer queued (0: none) and its body bytes
+ * (0 for HEAD; a file's whole range, even if the client left early). */
+unsigned http_request_sent_status(const struct http_request *req);
+uint64_t http_request_sent_bytes(const struct http_request *req);
 
 /* Adds a field to this request's access-log line; takes the reference to
  * value. Keys of the layer's own fields are refused (value released). */

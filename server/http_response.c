@@ -376,6 +376,9 @@ enum MHD_Result http_queue(struct http_request *req)
 	return ret;
 }
 
+unsigned http_request_sent_status(const struct http_request *req) { return req->sent_status; }
+uint64_t http_request_sent_bytes(const struct http_request *req) { return req->sent_bytes; }
+
 /* ---- metrics ---- */
 
 void http_metrics_record(struct http_server *srv, const struct http_request *req, int64_t dur_ms)

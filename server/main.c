@@ -2,7 +2,7 @@
  * airlock-server: `init DIR` makes a development setup; `--config FILE`
  * runs the server until SIGTERM or SIGINT.
  */
-#define _DEFAULT_SOURCE  /* setgroups() */
+#define _GNU_SOURCE  /* setgroups(), getresuid() */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -296,16 +297,34 @@ static int cmd_init(int argc, char **argv)
 	return 0;
 }
 
-static int drop_privileges(const char *user)
+/*
+ * After the listeners are bound and the keys and database are open: no
+ * supplementary groups, the user's uid and gid as real, effective and saved
+ * ids (so root cannot come back). glibc applies set*id to every thread, the
+ * HTTP workers included. A user or group that is root is refused: that
+ * would drop nothing.
+ */
+static int drop_privileges(const char *user, const struct app *app)
 {
 	struct passwd *pw = getpwnam(user);
 	if (!pw)
 		return fail("no user '%s'", user);
-	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		return fail("--user '%s' is root or in group root: nothing would be dropped", user);
+	uid_t uid = pw->pw_uid;
+	gid_t gid = pw->pw_gid;
+	if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0)
 		return fail("cannot become '%s': %s", user, strerror(errno));
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
 	/* Proof that root cannot be regained. */
-	if (setuid(0) == 0)
+	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0 || ru != uid || eu != uid || su != uid ||
+	    rg != gid || eg != gid || sg != gid || getgroups(0, NULL) != 0 || setuid(0) == 0)
 		return fail("privileges were not dropped");
+	/* Uploads write into the artifact store: find out now, not at the
+	 * first release push. */
+	if (access(app->cfg.data_dir, R_OK | W_OK | X_OK) != 0 || access(app->artifacts_dir, R_OK | W_OK | X_OK) != 0)
+		return fail("user '%s' cannot write %s (chown the data directory to it)", user, app->cfg.data_dir);
 	return 0;
 }
 
@@ -333,6 +352,10 @@ static int cmd_serve(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	/* The server never executes anything: no exec may ever gain privileges
+	 * (set before any thread starts, so that every thread has it). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return fail("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
 	struct server_config cfg;
 	static struct app app;
 	char err[512];
@@ -353,7 +376,7 @@ static int cmd_serve(int argc, char **argv)
 		app_close(&app);
 		return fail("cannot start: %s", err);
 	}
-	if (user && drop_privileges(user)) {
+	if (user && drop_privileges(user, &app)) {
 		api_stop(srv);
 		app_close(&app);
 		return 1;

@@ -10,6 +10,7 @@
 #include "airlock/hex.h"
 #include "airlock/keywrap.h"
 #include "jsonin.h"
+#include "metrics.h"
 #include "svc.h"
 #include "tokens.h"
 
@@ -48,6 +49,7 @@ bool svc_enroll(struct app *app, json_t *body, struct svc_result *r)
 			svc_fail(r, 503, "unavailable", "database unavailable");
 			goto out;
 		}
+		metrics_auth_failure(MA_ENROLL_TOKEN);
 		app_audit(app, c, "anonymous", "auth.enroll_refused", json_pack("{s:s}", "device_id", device_id));
 		svc_fail(r, 401, "unauthorized", "enrollment token unknown, used or expired");
 		goto out;
@@ -146,17 +148,45 @@ static bool find_device(struct app *app, struct db_conn *c, const struct svc_pee
 	if (!d->found) {
 		/* A certificate of the fleet CA that no device row holds: a
 		 * re-enrolled device's old certificate, or a CA misuse. */
+		metrics_auth_failure(MA_UNKNOWN_CERT);
 		app_audit(app, c, "anonymous", "auth.unknown_certificate", json_pack("{s:s}", "cert_sha256", hex));
 		return svc_fail(r, 403, "forbidden", "this certificate belongs to no enrolled device");
 	}
 	if (strcmp(d->status, "active") != 0) {
 		char who[160];
 		snprintf(who, sizeof who, "device:%s", d->id);
+		metrics_auth_failure(MA_REVOKED);
 		app_audit(app, c, who, "auth.revoked_device", NULL);
 		return svc_fail(r, 403, "revoked", "device '%s' is revoked", d->id);
 	}
 	snprintf(actor->name, sizeof actor->name, "device:%.80s", d->id);
 	snprintf(actor->device_id, sizeof actor->device_id, "%s", d->id);
+	return true;
+}
+
+/*
+ * A body may name its device (an agent may send it for its own logs); it
+ * must then be the certificate's. A check-in or report carried over another
+ * device's TLS identity is refused and audited, never attributed to the
+ * device the body names.
+ */
+static bool same_device(struct app *app, struct db_conn *c, const struct svc_actor *actor, const char *claimed,
+			struct svc_result *r)
+{
+	if (!claimed || strcmp(claimed, actor->device_id) == 0)
+		return true;
+	metrics_auth_failure(MA_IDENTITY);
+	app_audit(app, c, actor->name, "auth.identity_mismatch", json_pack("{s:s}", "claimed", claimed));
+	return svc_fail(r, 403, "identity_mismatch", "the body names device '%.64s', the client certificate another",
+			claimed);
+}
+
+static bool claimed_device(json_t *body, const char **claimed, struct svc_result *r)
+{
+	if (!jin_str(body, "device_id", AIRLOCK_MAX_DEVICE_ID_LEN, false, claimed, r))
+		return false;
+	if (*claimed && !valid_device_id(*claimed))
+		return svc_fail(r, 400, "bad_request", "device_id must be 1..128 printable characters without spaces");
 	return true;
 }
 
@@ -321,9 +351,10 @@ static bool rewrap_for_device(struct app *app, const struct release_row *rel, co
 
 bool svc_checkin(struct app *app, const struct svc_peer *peer, json_t *body, struct svc_result *r)
 {
-	static const char *const fields[] = { "nonce", "release", "security_version", "version", "slot_state", NULL };
+	static const char *const fields[] = { "nonce", "release", "security_version", "version", "slot_state",
+					      "device_id", NULL };
 	uint8_t nonce[AIRLOCK_NONCE_MAX_LEN], current[32];
-	const char *nonce_hex, *version, *slot_state;
+	const char *nonce_hex, *version, *slot_state, *claimed;
 	int64_t sv = 0, now = app_now();
 	bool has_current = false, ok = false;
 	struct svc_actor actor;
@@ -337,7 +368,7 @@ bool svc_checkin(struct app *app, const struct svc_peer *peer, json_t *body, str
 	    !jin_hex(body, "release", current, sizeof current, false, &has_current, r) ||
 	    !jin_int(body, "security_version", 0, INT64_MAX, true, &sv, r) ||
 	    !jin_str(body, "version", AIRLOCK_MAX_NAME_LEN, false, &version, r) ||
-	    !jin_str(body, "slot_state", 32, false, &slot_state, r))
+	    !jin_str(body, "slot_state", 32, false, &slot_state, r) || !claimed_device(body, &claimed, r))
 		return false;
 	size_t nonce_len = strlen(nonce_hex) / 2;
 	if (strlen(nonce_hex) % 2 || nonce_len < AIRLOCK_NONCE_MIN_LEN ||
@@ -349,7 +380,7 @@ bool svc_checkin(struct app *app, const struct svc_peer *peer, json_t *body, str
 		return svc_fail(r, 400, "bad_request", "slot_state must be a label");
 
 	struct db_conn *c = db_acquire(app->db);
-	if (!find_device(app, c, peer, &d, &actor, r))
+	if (!find_device(app, c, peer, &d, &actor, r) || !same_device(app, c, &actor, claimed, r))
 		goto out;
 	char current_hex[65] = "";
 	if (has_current)
@@ -357,8 +388,11 @@ bool svc_checkin(struct app *app, const struct svc_peer *peer, json_t *body, str
 	{
 		struct db_value p[] = { db_int(now), db_text(version), db_text(has_current ? current_hex : NULL),
 					db_int(sv), db_text(slot_state), db_text(d.id) };
-		/* The anti-rollback floor only rises: a device reporting lower is not believed. */
-		if (db_exec(c, "UPDATE devices SET last_seen = $1, current_version = $2, current_release = $3,"
+		/* The anti-rollback floor only rises: a device reporting lower is not believed.
+		 * Relaxed (not flushed at once): this is the device's own word, which
+		 * its next check-in repeats; a power cut that loses it loses a few
+		 * seconds of last_seen, and the device itself refuses a rollback. */
+		if (db_exec_relaxed(c, "UPDATE devices SET last_seen = $1, current_version = $2, current_release = $3,"
 			       " security_version = CASE WHEN security_version > $4 THEN security_version ELSE $4 END,"
 			       " slot_state = $5 WHERE id = $6", p, 6, NULL, NULL, NULL) != DB_OK) {
 			svc_fail(r, 503, "unavailable", "database unavailable");
@@ -418,8 +452,15 @@ bool svc_checkin(struct app *app, const struct svc_peer *peer, json_t *body, str
 				svc_fail(r, 503, "unavailable", "database unavailable");
 				goto out;
 			}
-			if (state[0] == '\0')
-				set_dd_state(c, d.id, pick.id, "pending", NULL, now);
+			if (state[0] == '\0') {
+				/* Only if no row is there yet: a concurrent check-in or
+				 * report of this device may have written one meanwhile, and
+				 * states never move back to pending. */
+				struct db_value pp[] = { db_text(d.id), db_int(pick.id), db_int(now) };
+				(void)db_exec(c, "INSERT INTO device_deployments (device_id, deployment_id, state, updated)"
+						 " VALUES ($1, $2, 'pending', $3) ON CONFLICT (device_id, deployment_id)"
+						 " DO NOTHING", pp, 3, NULL, NULL, NULL);
+			}
 			if (airlock_hex_decode(pick.release, 64, release_digest, 32) != AIRLOCK_OK) {
 				svc_fail(r, 503, "unavailable", "corrupt release row");
 				goto out;
@@ -468,6 +509,8 @@ bool svc_checkin(struct app *app, const struct svc_peer *peer, json_t *body, str
 		answer = NULL;
 	}
 	ok = svc_ok(r, 200, answer);
+	if (ok)
+		metrics_checkin(dir.action == AIRLOCK_ACTION_INSTALL);
 	free(dir_b64);
 	free(rel_b64);
 out:
@@ -506,8 +549,9 @@ static bool valid_event_id(const char *s)
 
 bool svc_event(struct app *app, const struct svc_peer *peer, json_t *body, struct svc_result *r)
 {
-	static const char *const fields[] = { "event_id", "deployment", "state", "progress", "error", "log_tail", NULL };
-	const char *event_id, *state, *error, *log_tail;
+	static const char *const fields[] = { "event_id", "deployment", "state", "progress", "error", "log_tail",
+					      "device_id", NULL };
+	const char *event_id, *state, *error, *log_tail, *claimed;
 	int64_t deployment = 0, progress = -1, now = app_now(), inserted = 0;
 	struct svc_actor actor;
 	struct device_row d;
@@ -516,7 +560,8 @@ bool svc_event(struct app *app, const struct svc_peer *peer, json_t *body, struc
 	if (!jin_object(body, fields, r) || !jin_str(body, "event_id", 64, true, &event_id, r) ||
 	    !jin_int(body, "deployment", 1, INT64_MAX, false, &deployment, r) ||
 	    !jin_str(body, "state", 16, true, &state, r) || !jin_int(body, "progress", 0, 100, false, &progress, r) ||
-	    !jin_str(body, "error", 256, false, &error, r) || !jin_str(body, "log_tail", 4096, false, &log_tail, r))
+	    !jin_str(body, "error", 256, false, &error, r) || !jin_str(body, "log_tail", 4096, false, &log_tail, r) ||
+	    !claimed_device(body, &claimed, r))
 		return false;
 	if (!valid_event_id(event_id))
 		return svc_fail(r, 400, "bad_request", "event_id must be 1..64 of [A-Za-z0-9_-]");
@@ -524,7 +569,7 @@ bool svc_event(struct app *app, const struct svc_peer *peer, json_t *body, struc
 		return svc_fail(r, 400, "bad_request", "unknown state '%.16s'", state);
 
 	struct db_conn *c = db_acquire(app->db);
-	if (!find_device(app, c, peer, &d, &actor, r))
+	if (!find_device(app, c, peer, &d, &actor, r) || !same_device(app, c, &actor, claimed, r))
 		goto out;
 	if (db_begin(c) != DB_OK) {
 		svc_fail(r, 503, "unavailable", "database unavailable");
@@ -551,9 +596,19 @@ bool svc_event(struct app *app, const struct svc_peer *peer, json_t *body, struc
 			svc_fail(r, 404, "not_found", "deployment %lld is not assigned to this device", (long long)deployment);
 			goto out;
 		}
-		/* Forward only; a finished deployment stays finished. */
-		if (state_rank(cur) < 4 && state_rank(state) >= state_rank(cur))
-			set_dd_state(c, d.id, deployment, state, error, now);
+		/* Forward only; a finished deployment stays finished. The rule is
+		 * in the UPDATE itself, not in a comparison with the state read
+		 * above: under PostgreSQL's read committed, two reports of one
+		 * device racing would otherwise both pass the check and the later
+		 * commit could move the state back. The row lock makes the second
+		 * UPDATE re-check its WHERE against the first one's result. */
+		struct db_value u[] = { db_text(d.id), db_int(deployment), db_text(state), db_int(now), db_text(error),
+					db_int(state_rank(state)) };
+		(void)db_exec(c, "UPDATE device_deployments SET state = $3, updated = $4, detail = $5"
+				 " WHERE device_id = $1 AND deployment_id = $2"
+				 " AND state NOT IN ('succeeded', 'failed', 'rolled-back')"
+				 " AND (CASE state WHEN 'pending' THEN 0 WHEN 'downloading' THEN 1 WHEN 'installing' THEN 2"
+				 " ELSE 3 END) <= $6", u, 6, NULL, NULL, NULL);
 		if (error) {
 			struct db_value e[] = { db_text(error), db_text(d.id) };
 			(void)db_exec(c, "UPDATE devices SET last_error = $1 WHERE id = $2", e, 2, NULL, NULL, NULL);
@@ -571,6 +626,8 @@ bool svc_event(struct app *app, const struct svc_peer *peer, json_t *body, struc
 		goto out;
 	}
 	ok = svc_ok(r, inserted ? 201 : 200, json_pack("{s:s,s:b}", "event_id", event_id, "duplicate", !inserted));
+	if (ok)
+		metrics_report(!inserted);
 out:
 	db_release(app->db, c);
 	return ok;
@@ -605,6 +662,7 @@ bool svc_device_may_fetch(struct app *app, const struct svc_peer *peer, const ch
 		goto out;
 	}
 	if (!assigned) {
+		metrics_auth_failure(MA_NOT_ASSIGNED);
 		app_audit(app, c, actor.name, "auth.artifact_refused", json_pack("{s:s}", "artifact", sha256_hex));
 		svc_fail(r, 403, "forbidden", "this artifact is not assigned to this device");
 		goto out;

@@ -20,14 +20,25 @@ static const char usage[] =
 	"  release sign   add one signature to a release\n"
 	"  verify         check a release (and payloads) against a root\n"
 	"  inspect        show any metadata file\n"
+	"  bundle create  one file (release, chunk lists, payloads) for airlockd install\n"
 	"\n"
-	"Server side:\n"
+	"Server side (admin API: --server, --ca, --token or AIRLOCK_* or a config file):\n"
+	"  server status  health, fleet root and counts\n"
+	"  devices        list | show ID | revoke ID\n"
+	"  enroll-token create  a one-time token for enrolling a device\n"
+	"  release push   push a signed release and stream its payloads\n"
+	"  release list   releases on the server\n"
+	"  deployments    create | list | cancel ID\n"
+	"  tokens         create | list | revoke ID (admin tokens)\n"
+	"  audit show     the audit log as lines\n"
+	"  audit fetch    save an export of the audit log\n"
 	"  audit verify   check an export of the server's audit log\n"
 	"  audit checkpoint  verify an export and save its newest signed checkpoint\n"
 	"\n"
 	"Every command takes --help. Exit codes:\n"
-	"  0 success; 1 refused (verification failed, invalid input file);\n"
-	"  2 usage error; 3 file or key-file problem; 4 internal error.\n";
+	"  0 success; 1 refused (verification failed, invalid input file, or the\n"
+	"  server refused the request); 2 usage error; 3 file or key-file problem;\n"
+	"  4 internal error; 5 server unreachable, TLS failure or server error.\n";
 
 struct command {
 	const char *name;
@@ -40,7 +51,13 @@ static const struct command commands[] = {
 	{ "release", cmd_release },
 	{ "verify", cmd_verify },
 	{ "inspect", cmd_inspect },
+	{ "bundle", cmd_bundle },
 	{ "audit", cmd_audit },
+	{ "server", cmd_server },
+	{ "devices", cmd_devices },
+	{ "enroll-token", cmd_enroll_token },
+	{ "deployments", cmd_deployments },
+	{ "tokens", cmd_tokens },
 };
 
 int main(int argc, char **argv)

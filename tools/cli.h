@@ -21,6 +21,7 @@ enum {
 	EXIT_USAGE = 2,     /* bad command line */
 	EXIT_IO = 3,        /* a file could not be read or written, or a key file is unusable */
 	EXIT_INTERNAL = 4,  /* out of memory, crypto backend failure */
+	EXIT_NETWORK = 5,   /* the server could not be reached, TLS failed, or it failed to answer */
 };
 
 extern const char *cli_cmd;  /* "airlock root sign" etc., for messages */
@@ -78,7 +79,18 @@ int cmd_root(int argc, char **argv);
 int cmd_release(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);   /* tools/cmd_bundle.c */
 int cmd_audit(int argc, char **argv);
+/* Admin API client verbs (tools/cmd_admin_*.c). */
+int cmd_server(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
+int cmd_enroll_token(int argc, char **argv);
+int cmd_deployments(int argc, char **argv);
+int cmd_tokens(int argc, char **argv);
+int cmd_release_push(int argc, char **argv);
+int cmd_release_list(int argc, char **argv);
+int cmd_audit_show(int argc, char **argv);
+int cmd_audit_fetch(int argc, char **argv);
 /* Shared by `root sign` and `release sign`. */
 int cli_sign_file(int argc, char **argv, enum airlock_meta_type type);
 

@@ -320,10 +320,14 @@ int cmd_release(int argc, char **argv)
 		}
 		return cli_sign_file(argc - 1, argv + 1, AIRLOCK_META_RELEASE);
 	}
+	if (argc >= 2 && strcmp(argv[1], "push") == 0)
+		return cmd_release_push(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "list") == 0)
+		return cmd_release_list(argc - 1, argv + 1);
 	cli_cmd = "airlock release";
 	if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-		printf("%s\n%s", create_usage, sign_usage);
+		printf("%s\n%s\n(and 'airlock release push|list --help')\n", create_usage, sign_usage);
 		return EXIT_OK;
 	}
-	return cli_usage_error("expected 'create' or 'sign'");
+	return cli_usage_error("expected 'create', 'sign', 'push' or 'list'");
 }

@@ -182,6 +182,15 @@ AIRLOCK_MUST_USE airlock_err airlock_aead_dec_update(struct airlock_aead_dec *de
 AIRLOCK_MUST_USE airlock_err airlock_aead_dec_final(struct airlock_aead_dec *dec,
 						    airlock_aead_sink sink, void *sink_ctx);
 /*
+ * Resumes a stream at chunk `index`, whose sealed chunks start at stream
+ * offset index * (chunk_size + 16) (an install continued with an HTTP Range
+ * request). Only right after _init(), before any byte was fed
+ * (AIRLOCK_ERR_INVALID_ARG otherwise); AIRLOCK_ERR_LIMIT for index >= 2^32.
+ * The nonce binds each chunk to its index, so bytes of another position
+ * still fail their tag.
+ */
+AIRLOCK_MUST_USE airlock_err airlock_aead_dec_seek(struct airlock_aead_dec *dec, uint64_t index);
+/*
  * Index of the chunk being assembled: after an error, the chunk that failed
  * (for messages such as "chunk 7 failed authentication"); after a successful
  * _final(), the number of chunks.

@@ -33,9 +33,9 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
-# init_server: a development setup in srv/, on the chosen backend.
+# init_server [INIT_OPTIONS...]: a development setup in srv/, on the chosen backend.
 init_server() {
-	local extra=()
+	local extra=("$@")
 	if [ "$BACKEND" = postgres ]; then
 		if [ -z "${AIRLOCK_TEST_PG:-}" ]; then
 			[ "${AIRLOCK_REQUIRE_PG:-0}" = 1 ] && die "postgres backend needs AIRLOCK_TEST_PG"
@@ -45,7 +45,7 @@ init_server() {
 		# a fresh database per run in the shared throwaway cluster
 		local db="airlock_t$$_$RANDOM"
 		psql "$AIRLOCK_TEST_PG" -qc "CREATE DATABASE $db" >/dev/null || die "cannot create database"
-		extra=(--postgres "$(sed "s/dbname=[^ ]*/dbname=$db/" <<<"$AIRLOCK_TEST_PG")")
+		extra+=(--postgres "$(sed "s/dbname=[^ ]*/dbname=$db/" <<<"$AIRLOCK_TEST_PG")")
 	fi
 	"$SERVER" init srv "${extra[@]}" >init.txt 2>&1 || { cat init.txt; die "init failed"; }
 	ADMIN=$(sed -n 's/^  admin token:  \([^ ]*\).*/\1/p' init.txt)

@@ -1,0 +1,149 @@
+/*
+ * The "file" slot backend: a regular file of fixed capacity (development
+ * boards, the demo, slots kept as image files on a data partition).
+ *
+ * Capacity: 0 means the file's size. With AIRLOCK_SLOT_CREATE the file is
+ * created if missing (mode 0600, its directory synced so that the new name
+ * survives a power cut) and grown to the capacity; without it a capacity
+ * above the file's size is AIRLOCK_ERR_NO_SPACE, since writing past the end
+ * would grow a file the integrator sized on purpose.
+ */
+#include "airlock/slot.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "slot_backend.h"
+#include "util.h"
+
+static airlock_err file_read(struct airlock_slot *s, uint64_t off, uint8_t *buf, size_t len)
+{
+	if (!buf && len)
+		return AIRLOCK_ERR_INVALID_ARG;
+	if (!airlock_slot_in_range(s, off, len))
+		return AIRLOCK_ERR_NO_SPACE;
+	return airlock_slot_pread_all(s->fd, off, buf, len);
+}
+
+static airlock_err file_write(struct airlock_slot *s, uint64_t off, const uint8_t *buf, size_t len)
+{
+	if (!buf && len)
+		return AIRLOCK_ERR_INVALID_ARG;
+	if (!airlock_slot_in_range(s, off, len))
+		return AIRLOCK_ERR_NO_SPACE;
+	return airlock_slot_pwrite_all(s->fd, off, buf, len);
+}
+
+static airlock_err file_sync(struct airlock_slot *s)
+{
+	return airlock_slot_fsync(s->fd);
+}
+
+static void file_close(struct airlock_slot *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+static const struct airlock_slot_ops file_ops = {
+	.name = "file",
+	.read = file_read,
+	.write = file_write,
+	.sync = file_sync,
+	.close = file_close,
+};
+
+/* Makes a newly created name durable: fsync of the containing directory. */
+static airlock_err sync_parent(const char *path)
+{
+	char copy[PATH_MAX];
+	if (strlen(path) >= sizeof copy)
+		return AIRLOCK_ERR_IO_OPEN;
+	memcpy(copy, path, strlen(path) + 1);
+	int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return AIRLOCK_ERR_IO_SYNC;
+	airlock_err err = airlock_slot_fsync(dfd);
+	close(dfd);
+	return err;
+}
+
+/* Opens (or, with create, creates) path; *created tells which. */
+static airlock_err open_file(const char *path, bool create, int *fd, bool *created)
+{
+	*created = false;
+	do
+		*fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	while (*fd < 0 && errno == EINTR);
+	if (*fd < 0 && errno == ENOENT && create) {
+		do
+			*fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_CREAT | O_EXCL, 0600);
+		while (*fd < 0 && errno == EINTR);
+		*created = *fd >= 0;
+	}
+	return *fd < 0 ? AIRLOCK_ERR_IO_OPEN : AIRLOCK_OK;
+}
+
+/* Checks the file and settles the capacity (growing the file if asked). */
+static airlock_err size_file(int fd, uint64_t *capacity, bool create)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0)
+		return AIRLOCK_ERR_IO_OPEN;
+	uint64_t have = (uint64_t)st.st_size;
+	if (*capacity == 0) {
+		*capacity = have;
+		return AIRLOCK_OK;
+	}
+	if (*capacity <= have)
+		return AIRLOCK_OK;
+	if (!create)
+		return AIRLOCK_ERR_NO_SPACE;
+	if (*capacity > (uint64_t)INT64_MAX)
+		return AIRLOCK_ERR_NO_SPACE;
+	/* Reserve the blocks now where the file system can, so that "disk
+	 * full" shows here rather than in the middle of an install. */
+	int rc = posix_fallocate(fd, 0, (off_t)*capacity);
+	if (rc == ENOSPC || rc == EFBIG)
+		return AIRLOCK_ERR_NO_SPACE;
+	if (rc != 0 && ftruncate(fd, (off_t)*capacity) != 0)
+		return errno == ENOSPC || errno == EFBIG ? AIRLOCK_ERR_NO_SPACE : AIRLOCK_ERR_IO_WRITE;
+	return AIRLOCK_OK;
+}
+
+airlock_err airlock_slot_file_open(struct airlock_slot *s, const char *path, uint64_t capacity, unsigned flags)
+{
+	bool create = (flags & AIRLOCK_SLOT_CREATE) != 0, created;
+	int fd;
+
+	if (flags & ~(unsigned)AIRLOCK_SLOT_CREATE)
+		return AIRLOCK_ERR_INVALID_ARG;
+	if (create && capacity == 0)
+		return AIRLOCK_ERR_INVALID_ARG;
+	TRY(open_file(path, create, &fd, &created));
+	airlock_err err = size_file(fd, &capacity, create);
+	if (err == AIRLOCK_OK && created)
+		err = airlock_slot_fsync(fd);
+	if (err == AIRLOCK_OK && created)
+		err = sync_parent(path);
+	if (err != AIRLOCK_OK) {
+		close(fd);
+		if (created)
+			unlink(path);
+		return err;
+	}
+	s->ops = &file_ops;
+	s->capacity = capacity;
+	s->fd = fd;
+	s->impl = NULL;
+	return AIRLOCK_OK;
+}

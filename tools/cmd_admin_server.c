@@ -1,0 +1,145 @@
+/*
+ * airlock server status: what the server itself reports. /healthz and the
+ * fleet root need no token; with a read token, counts of devices, releases
+ * and deployments. The server reports no version of its own.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "admin_client.h"
+#include "airlock/meta.h"
+
+static const char status_usage[] =
+	"usage: airlock server status [connection options]\n"
+	"\n"
+	"Asks GET /healthz and GET /api/v1/root (no token needed) and prints the\n"
+	"server's health and the fleet root's version and expiry; with a token\n"
+	"(read scope), also the number of devices (by status), releases (complete\n"
+	"or waiting for artifacts) and deployments (by status). A refused token\n"
+	"is reported and exits 1; an unreachable server exits 5.\n";
+
+static void show_root(const struct admin_resp *r)
+{
+	struct airlock_envelope env;
+	struct airlock_root root;
+	char when[32];
+	if (airlock_envelope_parse((const uint8_t *)r->body, r->len, AIRLOCK_ROOT_MAX_LEN, &env) != AIRLOCK_OK ||
+	    env.type != AIRLOCK_META_ROOT || airlock_root_parse_body(env.body.ptr, env.body.len, &root) != AIRLOCK_OK) {
+		printf("fleet root:   not a root metadata file (%zu bytes)\n", r->len);
+		return;
+	}
+	cli_format_time(root.expires, when, sizeof when);
+	printf("fleet root:   version %llu, expires %s, %zu keys, %zu signatures (not verified here)\n",
+	       (unsigned long long)root.version, when, root.n_keys, env.n_sigs);
+}
+
+/* Counts the list's objects by the value of field (or all, field NULL). */
+static void count_by(json_t *list, const char *field, enum admin_col_kind kind, const char *label)
+{
+	struct { char v[32]; size_t n; } groups[8];
+	size_t ng = 0, i;
+	json_t *row;
+	printf("%-13s %zu", label, json_array_size(list));
+	if (field) {
+		json_array_foreach(list, i, row) {
+			char v[32];
+			admin_format_value(json_object_get(row, field), kind, v, sizeof v);
+			size_t g = 0;
+			while (g < ng && strcmp(groups[g].v, v) != 0)
+				g++;
+			if (g == ng && ng < sizeof groups / sizeof groups[0]) {
+				snprintf(groups[ng].v, sizeof groups[ng].v, "%s", v);
+				groups[ng++].n = 0;
+			}
+			if (g < ng)
+				groups[g].n++;
+		}
+		for (size_t g = 0; g < ng; g++)
+			printf("%s %zu %s%s", g ? "," : " (", groups[g].n, kind == COL_BOOL ? "complete=" : "", groups[g].v);
+		if (ng)
+			putchar(')');
+	}
+	putchar('\n');
+}
+
+static int counts(struct admin_client *cl)
+{
+	static const struct {
+		const char *path, *field, *label;
+		enum admin_col_kind kind;
+	} lists[] = {
+		{ "devices", "status", "devices:", COL_TEXT },
+		{ "releases", "complete", "releases:", COL_BOOL },
+		{ "deployments", "status", "deployments:", COL_TEXT },
+	};
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
+		struct admin_resp r;
+		int rc = admin_call(cl, "GET", lists[i].path, NULL, &r);
+		if (rc != EXIT_OK) {
+			admin_resp_free(&r);
+			return rc;
+		}
+		count_by(json_object_get(r.json, lists[i].path), lists[i].field, lists[i].kind, lists[i].label);
+		admin_resp_free(&r);
+	}
+	return EXIT_OK;
+}
+
+static int server_status(int argc, char **argv)
+{
+	static const struct option opts[] = { ADMIN_LONG_OPTIONS, { NULL, 0, NULL, 0 } };
+	struct admin_opts o = { 0 };
+	struct admin_client cl;
+	struct admin_resp r;
+	int c, rc;
+	cli_cmd = "airlock server status";
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int k = admin_opt(&o, c, optarg);
+		if (k < 0)
+			return -k;
+		if (k)
+			continue;
+		if (c == 'h') {
+			printf("%s%s", status_usage, admin_common_usage);
+			return EXIT_OK;
+		}
+		return cli_usage_error("bad option");
+	}
+	if (optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if ((rc = admin_open(&cl, &o, false)) != EXIT_OK)
+		return rc;
+	rc = admin_call(&cl, "GET", "/healthz", NULL, &r);
+	if (rc == EXIT_OK && o.json) {
+		admin_print_raw(&r);
+	} else if (rc == EXIT_OK) {
+		char st[32];
+		admin_format_value(json_object_get(r.json, "status"), COL_TEXT, st, sizeof st);
+		printf("server:       %s\nhealth:       %s\nversion:      not reported by the server\n", cl.server, st);
+	}
+	admin_resp_free(&r);
+	if (rc == EXIT_OK && !o.json) {
+		rc = admin_get_raw(&cl, "root", &r);
+		if (rc == EXIT_OK)
+			show_root(&r);
+		admin_resp_free(&r);
+	}
+	if (rc == EXIT_OK && !o.json) {
+		if (cl.has_token)
+			rc = counts(&cl);
+		else
+			printf("counts:       need a token with the read scope\n");
+	}
+	admin_close(&cl);
+	return rc;
+}
+
+int cmd_server(int argc, char **argv)
+{
+	static const char *const verbs[] = { "status", NULL };
+	int rc = EXIT_USAGE;
+	cli_cmd = "airlock server";
+	if (admin_subverb(argc, argv, verbs, status_usage, &rc) < 0)
+		return rc;
+	return server_status(argc - 1, argv + 1);
+}
