@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "metrics.h"
+#include "roots.h"
 #include "svc.h"
 #include "tokens.h"
 
@@ -28,6 +29,7 @@ enum route_id {
 	R_EVENTS,
 	R_ARTIFACT,
 	R_ROOT,
+	R_ROOT_VERSION,
 	R_TOKENS_CREATE,
 	R_TOKENS_LIST,
 	R_TOKEN_REVOKE,
@@ -271,6 +273,9 @@ static void route(struct http_app_ctx *ctx, struct http_request *req, struct htt
 		}
 	} else if (get && n == 1 && IS(0, "root")) {
 		st->route = R_ROOT;
+	} else if (get && n == 2 && IS(0, "root")) {
+		st->route = R_ROOT_VERSION;
+		snprintf(st->arg, sizeof st->arg, "%s", seg[1]);
 	} else if (n >= 1 && IS(0, "tokens")) {
 		if (!need_token(ctx, req, st, SCOPE_ADMIN))
 			return;
@@ -392,6 +397,36 @@ static json_t *json_body(struct http_request *req)
 	return j;
 }
 
+/* GET /root/{version}: one link of the stored root chain, for a device
+ * walking from the root it trusts to the current one. */
+static void serve_root_version(struct http_app_ctx *ctx, struct http_request *req, struct http_app_req *st)
+{
+	struct svc_result *r = &st->result;
+	const char *v = st->arg;
+	size_t n = strlen(v);
+	bool digits = n > 0 && n <= 19 && (v[0] != '0' || n == 1);
+	for (size_t i = 0; digits && i < n; i++)
+		digits = v[i] >= '0' && v[i] <= '9';
+	if (!digits) {
+		svc_fail(r, 400, "bad_request", "root version must be a decimal number");
+		respond_result(req, r);
+		return;
+	}
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int found = roots_get(ctx->app, strtoull(v, NULL, 10), &buf, &len);
+	if (found < 0)
+		svc_fail(r, 503, "unavailable", "database unavailable");
+	else if (found == 0)
+		svc_fail(r, 404, "not_found", "no root version %s", v);
+	if (found <= 0) {
+		respond_result(req, r);
+		return;
+	}
+	http_respond_bytes(req, 200, "application/cbor", buf, len);
+	free(buf);
+}
+
 static void serve_artifact(struct http_app_ctx *ctx, struct http_request *req, struct http_app_req *st)
 {
 	char path[CONFIG_PATH_MAX + 80];
@@ -453,6 +488,9 @@ static void handle(struct http_app_ctx *ctx, struct http_request *req)
 		return;
 	case R_ROOT:
 		http_respond_bytes(req, 200, "application/cbor", app->root_buf, app->root_len);
+		return;
+	case R_ROOT_VERSION:
+		serve_root_version(ctx, req, st);
 		return;
 	case R_UPLOAD:
 		if (st->upload) {

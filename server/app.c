@@ -12,6 +12,7 @@
 
 #include "airlock/hex.h"
 #include "audit.h"
+#include "roots.h"
 
 int64_t app_now(void)
 {
@@ -145,6 +146,8 @@ bool app_open(struct app *app, const struct server_config *cfg, char *err, size_
 		snprintf(err, err_cap, "audit key %s: unusable", cfg->audit_key);
 		goto fail;
 	}
+	if (!roots_sync(app, err, err_cap))
+		goto fail;
 	return true;
 fail:
 	app_close(app);

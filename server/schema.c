@@ -101,8 +101,22 @@ static const char *const m1_postgres[] = {
 	NULL,
 };
 
+/* 2: the root chain served to devices that lag behind (server/roots.c). */
+static const char *const m2_sqlite[] = {
+	"CREATE TABLE roots (version INTEGER PRIMARY KEY, envelope BLOB NOT NULL, sha256 BLOB NOT NULL,"
+	" added INTEGER NOT NULL)",
+	NULL,
+};
+
+static const char *const m2_postgres[] = {
+	"CREATE TABLE roots (version BIGINT PRIMARY KEY, envelope BYTEA NOT NULL, sha256 BYTEA NOT NULL,"
+	" added BIGINT NOT NULL)",
+	NULL,
+};
+
 const struct schema_migration schema_migrations[] = {
 	{ 1, m1_sqlite, m1_postgres },
+	{ 2, m2_sqlite, m2_postgres },
 };
 
 const size_t schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

@@ -951,6 +951,11 @@ def live():
     _, _, root, _ = c.call("get", "/api/v1/root", expect=200)
     if root != open("srv/root.cbor", "rb").read():
         fail("GET /api/v1/root is not the configured root")
+    _, _, root1, _ = c.call("get", "/api/v1/root/1", expect=200)
+    if root1 != root:
+        fail("GET /api/v1/root/1 is not the first root of the chain")
+    c.call("get", "/api/v1/root/2", expect=404)
+    c.call("get", "/api/v1/root/x", expect=400)
     # tokens
     c.call("post", "/api/v1/tokens", admin, body={"name": "x", "scopes": "root"}, expect=400)
     c.call("post", "/api/v1/tokens", admin, body=b"{", headers={"Content-Type": "application/json"}, expect=400)
