@@ -6,10 +6,10 @@
  *   root.cbor         the trusted root (follows the signed chain)
  *   agent.json        status: last check-in, last error, the deployment in
  *                     flight (agent_state below)
- *   bootstate         the update state machine and what each slot holds
+ *   state             the update state machine and what each slot holds
  *                     (bootstate.h; the boot record itself is the backend's)
- *   slot-a.release,   the signed release of the image in each slot, stored
- *   slot-b.release    before the slot is armed (read by the boot stage)
+ *   slot-a.release.cbor the signed release of the image in each slot, stored
+ *   slot-b.release.cbor before the slot is armed (read by the boot stage)
  *   download.aip      the install's resume record (install.h's encoding)
  *   download.chunks   the verified chunk-digest list of that download
  *   queue/            reports not yet delivered (report.h)

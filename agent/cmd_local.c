@@ -162,7 +162,7 @@ static airlock_err write_image(struct agent *a, unsigned slot_no, const struct a
 	uint8_t *buf = malloc(1u << 20);
 	int fd = open(image, O_RDONLY | O_CLOEXEC);
 	airlock_err e = !buf ? AIRLOCK_ERR_NOMEM : fd < 0 ? AIRLOCK_ERR_IO_OPEN : AIRLOCK_OK;
-	unsigned flags = strcmp(a->cfg.slot_backend, "file") == 0 && a->cfg.slot_capacity &&
+	unsigned flags = strcmp(a->cfg.slot_backend, "block") != 0 && a->cfg.slot_capacity &&
 					 access(a->cfg.slot_path[slot_no], F_OK) != 0
 				 ? AIRLOCK_SLOT_CREATE
 				 : 0;

@@ -27,7 +27,7 @@ airlock_err agent_device_open(struct agent *a, struct agent_device *d)
 	if (e == AIRLOCK_OK && created)
 		agent_log(AGENT_INFO, "boot", AIRLOCK_OK, "boot record provisioned: slot %s good",
 			  airlock_slot_name(d->booted_known ? d->booted : 0));
-	agent_path(a, "bootstate", d->state_path, sizeof d->state_path);
+	agent_path(a, "state", d->state_path, sizeof d->state_path);
 	if (e == AIRLOCK_OK)
 		e = airlock_updater_open(&d->u, d->state_path, &d->ctl);
 	if (e != AIRLOCK_OK) {
@@ -110,7 +110,18 @@ static airlock_err trial(struct agent *a, struct agent_device *d, bool *reboot)
 airlock_err agent_device_recover(struct agent *a, struct agent_device *d, bool *reboot)
 {
 	struct airlock_event ev;
+	const struct airlock_boot_record *r = &d->u.rec;
 	*reboot = false;
+	/* Armed but never booted (the boot stage counts every trial boot before
+	 * it starts it): the agent was restarted before the reboot. That is no
+	 * failed trial: keep the install and ask for the reboot again. */
+	if (r->pending && r->bootcount == 0 && d->booted != r->active && d->u.st.target == r->active &&
+	    (d->u.st.state == AIRLOCK_UPDATE_TRIAL || d->u.st.state == AIRLOCK_UPDATE_INSTALLED)) {
+		agent_log(AGENT_INFO, "boot", AIRLOCK_OK, "slot %s is armed and not booted yet: reboot due",
+			  airlock_slot_name(r->active));
+		*reboot = true;
+		return AIRLOCK_OK;
+	}
 	airlock_err e = airlock_updater_recover(&d->u, d->booted, &ev);
 	if (e != AIRLOCK_OK) {
 		agent_log(AGENT_ERROR, "recover", e, "cannot recover the update state");

@@ -188,8 +188,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 			return 0;
 		}
 	} else {
-		if (x->buf->len + len > x->buf->cap_max) {
-			size_t cap = x->buf->cap_max ? x->buf->cap_max : 4096;
+		if (x->buf->len + len > x->buf->cap) {
+			size_t cap = x->buf->cap ? x->buf->cap : 4096;
 			while (cap < x->buf->len + len)
 				cap *= 2;
 			if (cap > x->max)
@@ -200,7 +200,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 				return 0;
 			}
 			x->buf->p = q;
-			x->buf->cap_max = cap;
+			x->buf->cap = cap;
 		}
 		memcpy(x->buf->p + x->buf->len, p, len);
 		x->buf->len += len;
@@ -250,7 +250,7 @@ static airlock_err perform(struct agent_http *h, struct xfer *x)
 	CURLcode rc = curl_easy_perform(h->curl);
 	curl_off_t pre = 0;
 	curl_easy_getinfo(h->curl, CURLINFO_PRETRANSFER_TIME_T, &pre);
-	if (!x->checked && rc == CURLE_OK) {
+	if (!x->checked && (rc == CURLE_OK || rc == CURLE_FILESIZE_EXCEEDED)) {
 		/* An empty body: status and range are checked all the same. */
 		x->checked = true;
 		x->sink_err = check_answer(x);
@@ -265,7 +265,7 @@ static airlock_err perform(struct agent_http *h, struct xfer *x)
 		snprintf(h->detail, sizeof h->detail, "HTTP %ld: %.300s", h->status, x->errbody);
 	else if (e != AIRLOCK_OK && !h->detail[0] && x->sink_err == AIRLOCK_OK)
 		snprintf(h->detail, sizeof h->detail, "%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
-	if (rc == CURLE_FILESIZE_EXCEEDED)
+	if (rc == CURLE_FILESIZE_EXCEEDED && e == AIRLOCK_ERR_TOO_LARGE)
 		snprintf(h->detail, sizeof h->detail, "answer announced as longer than the %" PRIu64 " bytes allowed",
 			 x->max);
 	if (e == AIRLOCK_ERR_TOO_SLOW)

@@ -35,7 +35,7 @@ struct agent_http {
 /* A growable response buffer with a hard ceiling. */
 struct agent_buf {
 	uint8_t *p;
-	size_t len, cap_max;
+	size_t len, cap;         /* bytes used, bytes allocated */
 };
 void agent_buf_free(struct agent_buf *b);
 

@@ -29,7 +29,7 @@ bool agent_err_transient(airlock_err e)
 void agent_slot_release_path(const struct agent *a, unsigned slot, char *out, size_t cap)
 {
 	char name[32];
-	snprintf(name, sizeof name, "slot-%s.release", airlock_slot_name(slot));
+	snprintf(name, sizeof name, "slot-%s.release.cbor", airlock_slot_name(slot));
 	agent_path(a, name, out, cap);
 }
 
@@ -272,7 +272,7 @@ static airlock_err begin(struct agent *a, struct airlock_updater *u, const struc
 static airlock_err open_slot(struct agent *a, unsigned target, struct airlock_slot *slot, char *detail, size_t cap)
 {
 	unsigned flags = 0;
-	if (strcmp(a->cfg.slot_backend, "file") == 0 && a->cfg.slot_capacity && access(a->cfg.slot_path[target], F_OK))
+	if (strcmp(a->cfg.slot_backend, "block") != 0 && a->cfg.slot_capacity && access(a->cfg.slot_path[target], F_OK))
 		flags |= AIRLOCK_SLOT_CREATE;
 	airlock_err e = airlock_slot_open(slot, a->cfg.slot_backend, a->cfg.slot_path[target], a->cfg.slot_capacity,
 					  flags);
@@ -320,8 +320,10 @@ static airlock_err install(struct agent *a, struct airlock_updater *u, const str
 	airlock_wipe(key, sizeof key);
 	airlock_slot_close(&slot);
 	free(list);
-	if (e == AIRLOCK_OK)
+	if (e == AIRLOCK_OK) {
+		agent_report(a, up->deployment, "installing", 100, AIRLOCK_OK, NULL);
 		e = arm(a, u, up, target, detail, cap);
+	}
 	return e;
 }
 

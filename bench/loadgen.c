@@ -174,7 +174,11 @@ static struct opts O = {
  * go in each copy (or SIZE_MAX). */
 static char *req_tmpl;
 static size_t req_len, nonce_off = SIZE_MAX;
-static SSL_CTX *ctx;
+/* One TLS context per client identity (--cert/--key lists); connection i
+ * uses identity i mod n_ctx, so several devices share the load. */
+#define MAX_IDENTITIES 256
+static SSL_CTX *ctxs[MAX_IDENTITIES];
+static unsigned n_ctx;
 static struct sockaddr_storage addr;
 static socklen_t addr_len;
 
@@ -204,6 +208,7 @@ struct worker;
 
 struct conn {
 	struct worker *w;
+	unsigned ident;          /* index into ctxs */
 	int fd;
 	SSL *ssl;
 	enum cstate st;
@@ -324,7 +329,7 @@ static void conn_start(struct conn *c)
 
 static bool tls_begin(struct conn *c)
 {
-	c->ssl = SSL_new(ctx);
+	c->ssl = SSL_new(ctxs[c->ident]);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
 		return false;
 	X509_VERIFY_PARAM *vp = SSL_get0_param(c->ssl);
@@ -829,9 +834,9 @@ static void build_request(void)
 	req_len = off;
 }
 
-static void setup_tls(void)
+static SSL_CTX *new_ctx(const char *cert, const char *key)
 {
-	ctx = SSL_CTX_new(TLS_client_method());
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx)
 		die("SSL_CTX_new");
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -845,13 +850,40 @@ static void setup_tls(void)
 	if (SSL_CTX_load_verify_locations(ctx, O.cacert, NULL) != 1)
 		die("cannot load CA %s", O.cacert);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (O.cert) {
-		if (SSL_CTX_use_certificate_chain_file(ctx, O.cert) != 1)
-			die("cannot load certificate %s", O.cert);
-		if (SSL_CTX_use_PrivateKey_file(ctx, O.key ? O.key : O.cert, SSL_FILETYPE_PEM) != 1 ||
+	if (cert) {
+		if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
+			die("cannot load certificate %s", cert);
+		if (SSL_CTX_use_PrivateKey_file(ctx, key ? key : cert, SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_check_private_key(ctx) != 1)
-			die("cannot load key %s", O.key ? O.key : O.cert);
+			die("cannot load key %s", key ? key : cert);
 	}
+	return ctx;
+}
+
+/* --cert a.crt,b.crt --key a.key,b.key: one identity per pair (one key
+ * for all certificates is accepted too). */
+static void setup_tls(void)
+{
+	if (!O.cacert)
+		die("--cacert is required: the server is always verified");
+	if (!O.cert) {
+		ctxs[n_ctx++] = new_ctx(NULL, NULL);
+		return;
+	}
+	char *certs = strdup(O.cert), *keys = O.key ? strdup(O.key) : NULL;
+	char *cs = NULL, *ks = NULL, *k = NULL;
+	if (!certs || (O.key && !keys))
+		die("out of memory");
+	for (char *c = strtok_r(certs, ",", &cs); c; c = strtok_r(NULL, ",", &cs)) {
+		char *nk = keys ? strtok_r(n_ctx == 0 ? keys : NULL, ",", &ks) : NULL;
+		if (nk)
+			k = nk;
+		if (n_ctx == MAX_IDENTITIES)
+			die("at most %d identities", MAX_IDENTITIES);
+		ctxs[n_ctx++] = new_ctx(c, k);
+	}
+	free(certs);
+	free(keys);
 }
 
 static void resolve(void)
@@ -881,7 +913,7 @@ static void raise_nofile(void)
 }
 
 static const char usage[] =
-	"usage: loadgen --url https://HOST:PORT/PATH --cacert CA [--cert CRT --key KEY]\n"
+	"usage: loadgen --url https://HOST:PORT/PATH --cacert CA [--cert CRT[,CRT...] --key KEY[,KEY...]]\n"
 	"               [--method M] [--body STR | --body-file F] [--header 'N: V']...\n"
 	"               [--connections N] [--threads T] [--duration S] [--warmup S]\n"
 	"               [--rate R] [--requests N] [--timeout S] [--servername NAME]\n"
@@ -1062,6 +1094,7 @@ int main(int argc, char **argv)
 		for (unsigned k = 0; k < w->n; k++) {
 			struct conn *c = &w->conns[k];
 			c->w = w;
+			c->ident = (next - w->n + k) % n_ctx;
 			c->fd = -1;
 			c->req = malloc(req_len);
 			if (!c->req)
@@ -1100,7 +1133,8 @@ int main(int argc, char **argv)
 			window_s = (double)(last - first) / 1e9;
 	}
 	report(ws, window_s, connect_s);
-	SSL_CTX_free(ctx);
+	for (unsigned i = 0; i < n_ctx; i++)
+		SSL_CTX_free(ctxs[i]);
 	free(all);
 	free(ws);
 	free(req_tmpl);

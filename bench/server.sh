@@ -36,6 +36,7 @@ for f in "$AIRLOCK" "$SERVER" "$LOADGEN"; do [ -x "$f" ] || { echo "missing $f (
 command -v nginx >/dev/null || { echo "nginx is not installed (scripts/setup)" >&2; exit 1; }
 
 CONNS=${CONNS:-1000}
+DEVICES=${DEVICES:-16}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 RATE=${RATE:-3400}
@@ -57,8 +58,12 @@ PIDS=()
 PG_DIR=
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "kept $W (PostgreSQL still running: scripts/pg-tmp stop $PG_DIR)" >&2
+		return
+	fi
 	[ -n "$PG_DIR" ] && "$root/scripts/pg-tmp" stop "$PG_DIR" >/dev/null 2>&1 || true
-	[ "${KEEP:-0}" = 1 ] && echo "kept $W" >&2 || rm -rf "$W"
+	rm -rf "$W"
 }
 trap cleanup EXIT
 cd "$W"
@@ -228,16 +233,16 @@ tree_cpu() {
 	PY
 }
 
-# lg LABEL URL CA CERT_PREFIX [loadgen args...]: one loadgen run against
+# lg LABEL URL CA CERTS KEYS [loadgen args...]: one loadgen run against
 # the server $LG_PID, its JSON line (with the server's CPU time over the
 # run) appended to raw.jsonl and echoed.
 lg() {
-	local label=$1 url=$2 ca=$3 certp=$4
-	shift 4
+	local label=$1 url=$2 ca=$3 certs=$4 keys=$5
+	shift 5
 	local out c0 c1 t0 t1
 	c0=$(tree_cpu "$LG_PID")
 	t0=$(date +%s.%N)
-	out=$("$LOADGEN" --url "$url" --cacert "$ca" --cert "$certp.crt" --key dev1.key --threads "$LG_THREADS" \
+	out=$("$LOADGEN" --url "$url" --cacert "$ca" --cert "$certs" --key "$keys" --threads "$LG_THREADS" \
 		--label "$label" "$@") || die "loadgen $label failed"
 	t1=$(date +%s.%N)
 	c1=$(tree_cpu "$LG_PID")
@@ -255,7 +260,7 @@ lg() {
 	PY
 }
 
-checkin_lg() {  # checkin_lg LABEL URL CA CERTP [args]
+checkin_lg() {  # checkin_lg LABEL URL CA CERTS KEYS [args]
 	local label=$1 url=$2
 	shift 2
 	lg "$label" "$url/api/v1/device/checkin" "$@" --method POST --header 'Content-Type: application/json' \
@@ -268,7 +273,11 @@ SQ=sq
 setup_airlock $SQ
 start_airlock $SQ
 SQ_URL=$URL
-enroll $SQ dev1
+for i in $(seq "$DEVICES"); do enroll $SQ "d$i"; done
+cp $SQ-d1.crt $SQ-dev1.crt
+cp d1.key dev1.key
+SQ_CERTS=$(seq -f "$SQ-d%g.crt" -s, "$DEVICES")
+KEYS=$(seq -f "d%g.key" -s, "$DEVICES")
 
 # a real "nothing to do" answer: its size is what nginx serves
 nonce=$(openssl rand -hex 16)
@@ -319,7 +328,8 @@ PQ=pq
 setup_airlock $PQ "$PG"
 start_airlock $PQ
 PQ_URL=$URL
-enroll $PQ dev1
+for i in $(seq "$DEVICES"); do enroll $PQ "d$i"; done
+PQ_CERTS=$(seq -f "$PQ-d%g.crt" -s, "$DEVICES")
 stop_pid "$SRV_PID"
 
 grep -q "[\\'\$]" checkin.json && die "the check-in answer has characters an nginx string would change"
@@ -340,18 +350,18 @@ A_ARGS=(--connections "$CONNS" --duration "$DURATION" --warmup "$WARMUP")
 for r in $(seq "$RUNS"); do
 	[[ " $SCENARIOS " == *" a "* ]] || break
 	log "(a) round $r: max rate, $CONNS connections"
-	start_airlock $SQ; checkin_lg "a$r.airlock-sqlite" "$URL" $SQ/fleet-ca.crt $SQ-dev1 "${A_ARGS[@]}"; stop_pid "$SRV_PID"
-	start_airlock $PQ; checkin_lg "a$r.airlock-postgres" "$URL" $PQ/fleet-ca.crt $PQ-dev1 "${A_ARGS[@]}"; stop_pid "$SRV_PID"
-	start_nginx; checkin_lg "a$r.nginx" "$NGINX_URL" $SQ/fleet-ca.crt $SQ-dev1 "${A_ARGS[@]}"; stop_pid "$NGINX_PID"
+	start_airlock $SQ; checkin_lg "a$r.airlock-sqlite" "$URL" $SQ/fleet-ca.crt "$SQ_CERTS" "$KEYS" "${A_ARGS[@]}"; stop_pid "$SRV_PID"
+	start_airlock $PQ; checkin_lg "a$r.airlock-postgres" "$URL" $PQ/fleet-ca.crt "$PQ_CERTS" "$KEYS" "${A_ARGS[@]}"; stop_pid "$SRV_PID"
+	start_nginx; checkin_lg "a$r.nginx" "$NGINX_URL" $SQ/fleet-ca.crt "$SQ_CERTS" "$KEYS" "${A_ARGS[@]}"; stop_pid "$NGINX_PID"
 done
 
 # ==== (b) open loop, $RATE check-ins/s ====
 B_ARGS=(--connections "$CONNS" --duration "$OPEN_S" --warmup "$WARMUP" --rate "$RATE")
 if [[ " $SCENARIOS " == *" b "* ]]; then
 log "(b) open loop: $RATE/s for ${OPEN_S}s over $CONNS connections"
-start_airlock $SQ; checkin_lg "b.airlock-sqlite" "$URL" $SQ/fleet-ca.crt $SQ-dev1 "${B_ARGS[@]}"; stop_pid "$SRV_PID"
-start_airlock $PQ; checkin_lg "b.airlock-postgres" "$URL" $PQ/fleet-ca.crt $PQ-dev1 "${B_ARGS[@]}"; stop_pid "$SRV_PID"
-start_nginx; checkin_lg "b.nginx" "$NGINX_URL" $SQ/fleet-ca.crt $SQ-dev1 "${B_ARGS[@]}"; stop_pid "$NGINX_PID"
+start_airlock $SQ; checkin_lg "b.airlock-sqlite" "$URL" $SQ/fleet-ca.crt "$SQ_CERTS" "$KEYS" "${B_ARGS[@]}"; stop_pid "$SRV_PID"
+start_airlock $PQ; checkin_lg "b.airlock-postgres" "$URL" $PQ/fleet-ca.crt "$PQ_CERTS" "$KEYS" "${B_ARGS[@]}"; stop_pid "$SRV_PID"
+start_nginx; checkin_lg "b.nginx" "$NGINX_URL" $SQ/fleet-ca.crt "$SQ_CERTS" "$KEYS" "${B_ARGS[@]}"; stop_pid "$NGINX_PID"
 fi
 
 # ==== (c) download of the artifact ====
@@ -362,10 +372,10 @@ cat "$ART_FILE" >/dev/null
 for r in $(seq "$RUNS"); do
 	[[ " $SCENARIOS " == *" c "* ]] || break
 	start_airlock $SQ
-	lg "c$r.airlock" "$URL/api/v1/artifacts/$ART" $SQ/fleet-ca.crt $SQ-dev2 "${C_ARGS[@]}" --key dev2.key
+	lg "c$r.airlock" "$URL/api/v1/artifacts/$ART" $SQ/fleet-ca.crt $SQ-dev2.crt dev2.key "${C_ARGS[@]}"
 	stop_pid "$SRV_PID"
 	start_nginx
-	lg "c$r.nginx" "$NGINX_URL/api/v1/artifacts/$ART" $SQ/fleet-ca.crt $SQ-dev2 "${C_ARGS[@]}" --key dev2.key
+	lg "c$r.nginx" "$NGINX_URL/api/v1/artifacts/$ART" $SQ/fleet-ca.crt $SQ-dev2.crt dev2.key "${C_ARGS[@]}"
 	stop_pid "$NGINX_PID"
 done
 
@@ -412,8 +422,8 @@ if ca and cn:
           f" ratio {med([a['mb_per_s'] / n['mb_per_s'] for a, n in zip(ca, cn)]):.2f}"
           " (per round: " + ", ".join("%.2f" % (a["mb_per_s"] / n["mb_per_s"]) for a, n in zip(ca, cn)) + ")")
 print()
-print("TLS: %s %s (airlock); %s %s (nginx)" % (rows[0]["tls"]["version"], rows[0]["tls"]["cipher"],
-      ng[0]["tls"]["version"] if ng else "", ng[0]["tls"]["cipher"] if ng else ""))
+tls = sorted({(r["label"].split(".", 1)[1].split("-")[0], r["tls"]["version"], r["tls"]["cipher"]) for r in rows})
+print("TLS negotiated: " + "; ".join(f"{n}: {v} {c}" for n, v, c in tls))
 print()
 print("raw loadgen results:")
 for r in rows:

@@ -175,6 +175,18 @@ static int run(const struct options *o, struct airlock_bootctl *ctl)
 	airlock_err err = airlock_bootctl_boot_step(ctl, &slot, &reason, &r);
 	if (err == AIRLOCK_ERR_BOOT_RECORD || err == AIRLOCK_ERR_NOT_FOUND)
 		return boot_without_record(o);
+	if ((err == AIRLOCK_ERR_IO_WRITE || err == AIRLOCK_ERR_IO_SYNC) && airlock_bootctl_load(ctl, &r) == AIRLOCK_OK) {
+		/* The boot count cannot be recorded (a worn or failing record
+		 * area, F09): a trial that is not counted could loop forever,
+		 * so this boot is not a trial. The good slot boots. */
+		fprintf(stderr, "airlock-boot: cannot write the boot record (%s): booting the good slot\n",
+			airlock_err_name(err));
+		verify(o, r.good, r.secver, &res);
+		if (res.err == AIRLOCK_OK)
+			return boot(o, r.good, &res, "record-unwritable", &r);
+		fprintf(stderr, "airlock-boot: no bootable slot\n");
+		return 1;
+	}
 	if (err != AIRLOCK_OK) {
 		fprintf(stderr, "airlock-boot: boot record: %s\n", airlock_err_name(err));
 		return 3;

@@ -136,29 +136,21 @@ static airlock_err sim_load(struct airlock_bootctl *c, struct airlock_boot_recor
 	return AIRLOCK_OK;
 }
 
-/* Creating the file is provisioning: its name is made durable (not counted). */
+/* A missing file is created whole (two blank sectors) with the atomic file
+ * write, so that its name is durable before a copy is written into it:
+ * that happens once, at provisioning. */
 static airlock_err open_record(const char *path, int *fd)
 {
-	bool created = false;
 	do
 		*fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	while (*fd < 0 && errno == EINTR);
 	if (*fd < 0 && errno == ENOENT) {
-		*fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_CREAT | O_EXCL, 0600);
-		created = *fd >= 0;
-	}
-	if (*fd < 0)
-		return AIRLOCK_ERR_IO_OPEN;
-	if (created) {
 		uint8_t zero[REC_FILE_LEN];
 		memset(zero, 0, sizeof zero);
-		if (pwrite(*fd, zero, sizeof zero, 0) != (ssize_t)sizeof zero || fsync(*fd) != 0) {
-			close(*fd);
-			unlink(path);
-			return AIRLOCK_ERR_IO_WRITE;
-		}
+		TRY(airlock_file_write_atomic(path, zero, sizeof zero));
+		*fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	}
-	return AIRLOCK_OK;
+	return *fd < 0 ? AIRLOCK_ERR_IO_OPEN : AIRLOCK_OK;
 }
 
 static airlock_err sim_store(struct airlock_bootctl *c, const struct airlock_boot_record *r)

@@ -55,7 +55,9 @@ airlock_err airlock_updater_open(struct airlock_updater *u, const char *state_pa
 	if (!u || !state_path || !ctl)
 		return AIRLOCK_ERR_INVALID_ARG;
 	memset(u, 0, sizeof *u);
-	u->state_path = state_path;
+	if (strlen(state_path) >= sizeof u->state_path)
+		return AIRLOCK_ERR_INVALID_ARG;
+	memcpy(u->state_path, state_path, strlen(state_path) + 1);
 	u->ctl = ctl;
 	airlock_err err = airlock_bootstate_load(state_path, &u->st);
 	if (err == AIRLOCK_ERR_NOT_FOUND)
@@ -189,6 +191,12 @@ airlock_err airlock_updater_recover(struct airlock_updater *u, unsigned booted, 
 		ev->reboot = booted != u->rec.active;
 		return AIRLOCK_OK;
 	case AIRLOCK_UPDATE_INSTALLING:
+		if (u->rec.pending) {
+			/* Armed behind the agent's back over a slot being written:
+			 * never leave that trial armed. */
+			TRY(airlock_bootctl_rollback(u->ctl));
+			TRY(reload_record(u));
+		}
 		event(u, ev, AIRLOCK_EVENT_INSTALL_RESUMABLE, AIRLOCK_OK, "install into slot %s was interrupted",
 		      airlock_slot_name(st->target));
 		return AIRLOCK_OK;

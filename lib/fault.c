@@ -92,7 +92,13 @@ static void load_fail(const char *v)
 	fault.fail_mask = mask;
 	fault.fail_always = rate >= 1.0;
 	fault.fail_below = (uint64_t)(rate * 18446744073709549568.0);
-	fault.rng = seed ? seed : 1;
+	/* splitmix64 of the seed: small seeds (1, 2, ...) would otherwise give
+	 * xorshift a run of tiny first outputs, i.e. failures. */
+	uint64_t z = seed + 0x9E3779B97F4A7C15ull;
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	z ^= z >> 31;
+	fault.rng = z ? z : 1;
 	fault.enabled = true;
 }
 
@@ -224,11 +230,12 @@ airlock_err airlock_fault_point(enum airlock_fault_op op, size_t len, size_t *al
 		}
 		airlock_fault_die();
 	}
-	if (fault.fail_mask & op_class(op)) {
+	/* A bad region refuses to be programmed: only writes fail. */
+	if ((fault.fail_mask & op_class(op)) && op_writes(op)) {
 		if (fault.fail_always || next_rng() < fault.fail_below) {
 			if (allowed)
 				*allowed = 0;
-			return op_writes(op) ? AIRLOCK_ERR_IO_WRITE : AIRLOCK_ERR_IO_SYNC;
+			return AIRLOCK_ERR_IO_WRITE;
 		}
 	}
 	return AIRLOCK_OK;

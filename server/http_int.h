@@ -202,6 +202,9 @@ void http_resp_clear(struct http_resp *resp);
  * a single satisfiable range, 0 when the whole body should be sent
  * (absent, malformed, several ranges), -1 when unsatisfiable (416). */
 int http_parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last);
+/* http.c: a body of size bytes of fd from off, read in large blocks; owns
+ * fd once it returns non-NULL (as MHD_create_response_from_fd_at_offset64). */
+struct MHD_Response *http_file_response(uint64_t size, int fd, uint64_t off);
 void http_metrics_record(struct http_server *srv, const struct http_request *req, int64_t dur_ms);
 
 #endif

@@ -301,7 +301,7 @@ static struct MHD_Response *file_response(struct http_request *req, unsigned *st
 		close(fd);
 		m = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	} else {
-		m = MHD_create_response_from_fd_at_offset64(*bytes, fd, first);
+		m = http_file_response(*bytes, fd, first);
 		if (!m)
 			close(fd);
 	}

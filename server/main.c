@@ -34,7 +34,8 @@ static const char usage[] =
 	"a SQLite database (or --postgres: a PostgreSQL one), server.conf, and a\n"
 	"first admin token, shown once.\n"
 	"\n"
-	"--config runs the server. --user drops root privileges after binding.\n"
+	"--config runs the server. --user drops root privileges after binding (USER\n"
+	"must be able to write the data directory).\n"
 	"Exit codes: 0 ok, 1 failed to start or to initialise, 2 usage.\n";
 
 static volatile sig_atomic_t stop_requested;

@@ -129,7 +129,7 @@ struct airlock_event {
 
 /* The state file's path, the boot control, and the state as last saved. */
 struct airlock_updater {
-	const char *state_path;         /* not copied: must outlive the updater */
+	char state_path[AIRLOCK_BOOTCTL_PATH_MAX]; /* copied by airlock_updater_open() */
 	struct airlock_bootctl *ctl;    /* opened by the caller */
 	struct airlock_bootstate st;
 	struct airlock_boot_record rec; /* as last loaded or stored */
@@ -138,7 +138,8 @@ struct airlock_updater {
 /*
  * Loads the state file (a missing file is a fresh IDLE state; a corrupt one
  * is AIRLOCK_ERR_STATE: the agent reports it and re-provisions) and the boot
- * record (NOT_FOUND: not provisioned). Writes nothing.
+ * record (NOT_FOUND: not provisioned). Writes nothing. INVALID_ARG for a
+ * path of AIRLOCK_BOOTCTL_PATH_MAX bytes or more.
  */
 AIRLOCK_MUST_USE airlock_err airlock_updater_open(struct airlock_updater *u, const char *state_path,
 						  struct airlock_bootctl *ctl);

@@ -25,12 +25,13 @@
  *                               number of ops done is written to P as a
  *                               decimal line, so a harness learns N.
  *   AIRLOCK_FAULT_FAIL=CLASS:RATE[:SEED]
- *                               ops of CLASS ("boot", "slot", "state" or
- *                               "all") that write or sync fail with
- *                               AIRLOCK_ERR_IO_WRITE / IO_SYNC at RATE
- *                               (0.0-1.0; a deterministic generator seeded
- *                               by SEED, default 1): a worn or bad region
- *                               (F09). The failed op writes nothing.
+ *                               write ops of CLASS ("boot", "slot", "state"
+ *                               or "all") fail with AIRLOCK_ERR_IO_WRITE at
+ *                               RATE (0.0-1.0; a deterministic generator
+ *                               seeded by SEED, default 1): a worn or bad
+ *                               region that refuses to be programmed (F09).
+ *                               The failed op writes nothing; syncs, renames
+ *                               and reads are not failed.
  *
  * The model of the files (docs/boot.md, "Power-cut model"): the process
  * dies, the kernel does not, so bytes written before the cut are in the
@@ -90,8 +91,8 @@ void airlock_fault_reset(void);
  *  - the cut op, not torn: does not return (_exit);
  *  - the cut op, torn, len > 1: AIRLOCK_ERR_POWER_CUT with *allowed < len:
  *    the caller writes exactly that prefix, then calls airlock_fault_die();
- *  - an injected failure: AIRLOCK_ERR_IO_WRITE (writes) or IO_SYNC (syncs,
- *    renames), *allowed = 0: the caller does nothing and returns that error.
+ *  - an injected failure (write ops only): AIRLOCK_ERR_IO_WRITE,
+ *    *allowed = 0: the caller writes nothing and returns that error.
  * allowed may be NULL for ops that write no bytes. Backends normally use the
  * wrappers below instead.
  */

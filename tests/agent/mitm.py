@@ -20,6 +20,9 @@ restarting anything:
   cut:N            artifacts: the connection drops after N bytes
   throttle:BPS     artifacts trickle at BPS bytes per second
   norange          Range requests are answered 200 with the whole file
+  cutnorange:N     a plain GET of an artifact drops after N bytes; a Range
+                   request is answered 200 with the whole file
+  redirect         every answer is a 302 to plain http
 
 Every request is logged to the log file as: METHOD PATH RANGE -> STATUS.
 usage: mitm.py PORT UPSTREAM_PORT CERT KEY CA CLIENT_CERT CLIENT_KEY MODEFILE LOGFILE
@@ -74,7 +77,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             body = json.dumps(j).encode()
         hdrs = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "range")}
         m = mode()
-        if m == "norange":
+        self.had_range = "Range" in hdrs
+        if m == "norange" or m.startswith("cutnorange:"):
             hdrs.pop("Range", None)
         c = upstream()
         c.request(method, self.path, body=body, headers=hdrs)
@@ -92,8 +96,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         return data
 
+    def redirect(self):
+        self.send_response(302)
+        self.send_header("Location", "http://127.0.0.1:1" + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_POST(self):
         m, r, data = self.forward("POST")
+        if m == "redirect":
+            return self.redirect()
         if self.path.endswith("/device/checkin"):
             if m == "oversize":
                 data = b'{"directive":"' + b"A" * (1 << 20) + b'"}'
@@ -109,6 +121,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         m, r, data = self.forward("GET")
+        if m == "redirect":
+            return self.redirect()
+        if m.startswith("cutnorange:"):
+            m = "pass" if self.had_range else "cut:" + m[11:]
         art = "/artifacts/" in self.path and r.status in (200, 206)
         if not art or m in ("pass", "norange", "replay", "oversize", "lie-sv") or m.startswith("subst:"):
             self.wfile.write(self.send(r.status, r.getheaders(), data))

@@ -42,4 +42,26 @@ python3 -c "import json; d=json.load(open('st.json')); assert not d['boot']['pen
 [ "$(stat -c %a dev/agent.log)" = 600 ] || adie "log mode"; pass
 python3 -c "import json; [json.loads(l) for l in open('dev/agent.log')]" || adie "log is not JSON lines"; pass
 "$AIRLOCKD" --config dev/airlockd.conf status | grep -q 'security version (anti-rollback): 2' || adie "status text"; pass
+
+# ---- the daemon: `run` checks in every interval and stops for the reboot ----
+head -c 2000000 /dev/urandom >v3.img
+make_release v3 3.0 3 v3.img
+AIRLOCK_BOOT_SLOT=b "$AIRLOCKD" --config dev/airlockd.conf run >run.out 2>&1 &
+RPID=$!
+sleep 3
+kill -0 $RPID 2>/dev/null || adie "daemon exited early: $(cat run.out)"
+push_release v3; deploy "$DIGEST" dev1
+for _ in $(seq 100); do kill -0 $RPID 2>/dev/null || break; sleep 0.2; done
+wait $RPID; RC=$?
+[ "$RC" = 10 ] || adie "daemon after an install: exit $RC $(cat run.out)"
+[ "$(grep -c '"nothing to do"' dev/agent.log)" -ge 3 ] || adie "daemon did not check in repeatedly"; pass
+cmp -n 2000000 dev/slot-a.img v3.img || adie "slot a is not v3"; pass
+# on the trial slot: commit, then idle until SIGTERM
+AIRLOCK_BOOT_SLOT=a "$AIRLOCKD" --config dev/airlockd.conf run >run.out 2>&1 &
+RPID=$!
+sleep 3
+kill -TERM $RPID; wait $RPID; RC=$?
+[ "$RC" = 0 ] || adie "SIGTERM: exit $RC $(cat run.out)"
+grep -q 'stopped by signal' dev/agent.log || adie "no clean stop"; pass
+"$AIRLOCKD" --config dev/airlockd.conf status --json | grep -q '"security_version": 3' || adie "v3 not committed"; pass
 done_ok

@@ -73,6 +73,12 @@ static struct {
 	/* F04: cuts left to spend on recovery steps */
 	unsigned cuts_left;
 	uint64_t rng;
+	/* F09: a failing record area: AIRLOCK_FAULT_FAIL for every process */
+	const char *fail;        /* CLASS:RATE, or NULL */
+	unsigned fail_runs;
+	unsigned long fail_seed; /* advanced per process, so each draws anew */
+	unsigned kept_old, completed;
+	unsigned cuts_made;      /* F04: cuts spent in recovery, in all */
 } H;
 
 static void die(const char *fmt, ...)
@@ -230,8 +236,13 @@ static void run_step(enum step_kind k, const char *const fault_env[], struct pro
 	size_t n = 0;
 	char slot_env[32];
 	snprintf(slot_env, sizeof slot_env, "AIRLOCK_BOOT_SLOT=%s", H.booted);
+	char fail_env[96];
 	if (k != STEP_BOOT)
 		env[n++] = slot_env;
+	if (H.fail) {
+		snprintf(fail_env, sizeof fail_env, "AIRLOCK_FAULT_FAIL=%s:%lu", H.fail, ++H.fail_seed);
+		env[n++] = fail_env;
+	}
 	for (size_t i = 0; fault_env && fault_env[i] && n < 7; i++)
 		env[n++] = fault_env[i];
 	env[n] = NULL;
@@ -379,6 +390,7 @@ static const char *const *maybe_cut(enum step_kind k, char *buf, size_t cap, con
 		return NULL;
 	uint64_t span = k == STEP_UPDATE ? H.ops[0] : 16;
 	H.cuts_left--;
+	H.cuts_made++;
 	snprintf(buf, cap, "AIRLOCK_FAULT_CUT=%llu", (unsigned long long)(1 + (H.rng >> 8) % span));
 	env[0] = buf;
 	env[1] = NULL;
@@ -395,12 +407,13 @@ static bool recover_to_goal(void)
 	unsigned redo = 0;
 	char cutbuf[64];
 	const char *env[2];
-	for (unsigned boot = 0; boot < MAX_BOOTS; boot++) {
+	unsigned max_boots = H.fail ? 3 * MAX_BOOTS : MAX_BOOTS;
+	for (unsigned boot = 0; boot < max_boots; boot++) {
 		if (!boot_and_check(&p))
 			return false;
 		run_step(STEP_AGENT, maybe_cut(STEP_AGENT, cutbuf, sizeof cutbuf, env), &p);
-		if (p.status == AIRLOCK_FAULT_EXIT)
-			continue;  /* F04: cut again during recovery */
+		if (p.status == AIRLOCK_FAULT_EXIT || (H.fail && p.status == 1))
+			continue;  /* F04: cut again during recovery; F09: a write failed */
 		if (!check(p.status == 0, "agent exit %d: %s", p.status, p.out))
 			return false;
 		char kind[32] = "", reboot[4] = "0";
@@ -412,8 +425,9 @@ static bool recover_to_goal(void)
 		if (goal < 0)
 			return false;
 		if (goal) {
-			/* stable: two more power-ons change nothing (F02) */
-			for (int i = 0; i < 2; i++) {
+			/* stable: more power-ons change nothing (F02: the old image
+			 * still there on the 3rd boot after the rollback) */
+			for (int i = 0; i < (H.rollback ? 2 : 1); i++) {
 				char before = H.booted[0];
 				if (!boot_and_check(&p))
 					return false;
@@ -423,19 +437,32 @@ static bool recover_to_goal(void)
 				if (!check(p.status == 0 && strstr(p.out, "event=NONE"), "not at rest: %s", p.out))
 					return false;
 			}
+			H.completed++;
 			return true;
 		}
 		/* nothing in flight and the goal not reached: finish or redo the update */
 		redo++;
-		if (!check(redo <= 4, "update not done after %u attempts", redo - 1))
+		if (!check(redo <= (H.fail ? 16u : 4u), "update not done after %u attempts", redo - 1))
 			return false;
 		run_step(STEP_UPDATE, maybe_cut(STEP_UPDATE, cutbuf, sizeof cutbuf, env), &p);
-		if (p.status == AIRLOCK_FAULT_EXIT)
+		if (p.status == AIRLOCK_FAULT_EXIT || (H.fail && p.status == 1))
 			continue;
 		if (!check(p.status == 0, "update exit %d: %s", p.status, p.out))
 			return false;
 	}
-	return check(false, "no goal after %d boots", MAX_BOOTS);
+	if (H.fail) {
+		/* F09: a record that cannot be written may keep the old image, as
+		 * long as every boot above booted a verified one (no boot loop
+		 * into an unverified image) and the good slot is intact. */
+		struct airlock_boot_record r;
+		if (!check_record(&r) || !check(file_prefix_equals(slot_img(r.good), &H.v1) ||
+						    file_prefix_equals(slot_img(r.good), &H.v2),
+						"good slot %s holds no verified image", airlock_slot_name(r.good)))
+			return false;
+		H.kept_old++;
+		return true;
+	}
+	return check(false, "no goal after %u boots", max_boots);
 }
 
 /* Runs the sequence with a cut at global op `cut` (0: none). */
@@ -460,16 +487,22 @@ static bool run_sequence(uint64_t cut, bool count)
 			unlink(path(H.work, "count"));
 		}
 		run_step(H.steps[j], env, &p);
+		if (H.fail && p.status == 1)
+			return true;  /* the step reported an injected failure: reboot */
 		if (cut_here)
 			return check(p.status == AIRLOCK_FAULT_EXIT, "step %u was not cut at %llu (exit %d)", j,
 				     (unsigned long long)(cut - base), p.status);
 		if (!check(p.status == 0, "step %u exit %d: %s", j, p.status, p.out))
 			return false;
 		if (count) {
-			struct blob c = slurp(path(H.work, "count"));
-			c.data[c.len] = '\0';
-			H.ops[j] = strtoull((char *)c.data, NULL, 10);
-			free(c.data);
+			/* no file: the step did no durable op at all */
+			H.ops[j] = 0;
+			if (access(path(H.work, "count"), F_OK) == 0) {
+				struct blob c = slurp(path(H.work, "count"));
+				c.data[c.len] = '\0';
+				H.ops[j] = strtoull((char *)c.data, NULL, 10);
+				free(c.data);
+			}
 		}
 		base += H.ops[j];
 	}
@@ -479,8 +512,8 @@ static bool run_sequence(uint64_t cut, bool count)
 static void one_cut(uint64_t cut)
 {
 	reset_device();
-	snprintf(H.where, sizeof H.where, "%s%s cut %llu", H.rollback ? "rollback" : "commit",
-		 H.torn ? " torn" : "", (unsigned long long)cut);
+	snprintf(H.where, sizeof H.where, "%s%s%s cut %llu", H.rollback ? "rollback" : "commit",
+		 H.torn ? " torn" : "", H.fail ? " failing record" : "", (unsigned long long)cut);
 	H.cut_points++;
 	struct airlock_boot_record r;
 	if (!run_sequence(cut, false) || !check_record(&r) || !recover_to_goal())
@@ -500,6 +533,8 @@ static void setup(int argc, char **argv)
 		else if (!strcmp(k, "--torn")) H.torn = !strcmp(v, "half") ? "AIRLOCK_FAULT_TORN=half" : "AIRLOCK_FAULT_TORN=1";
 		else if (!strcmp(k, "--random")) H.random_runs = (unsigned)strtoul(v, NULL, 10);
 		else if (!strcmp(k, "--seed")) H.seed = strtoul(v, NULL, 10);
+		else if (!strcmp(k, "--fail")) H.fail = v;
+		else if (!strcmp(k, "--fail-runs")) H.fail_runs = (unsigned)strtoul(v, NULL, 10);
 		else die("unknown option %s", k);
 	}
 	if (!H.data || !H.work || !H.boot || !H.tool || !seq)
@@ -538,15 +573,20 @@ int main(int argc, char **argv)
 	setup(argc, argv);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	const char *name = H.random_runs ? "F04 random-multi-reset" : H.torn ? "F03 torn-write"
+	const char *name = H.fail ? "F09 boot-record-write-fails" : H.random_runs ? "F04 random-multi-reset"
+			   : H.torn ? "F03 torn-write"
 						      : H.rollback ? "F02 powercut-sweep-rollback"
 								   : "F01 powercut-sweep-install";
 
 	/* The clean run: op counts per step, and the goal without any cut. */
+	const char *fail = H.fail;
+	H.fail = NULL;
 	reset_device();
 	snprintf(H.where, sizeof H.where, "clean run");
 	if (!run_sequence(0, true) || !recover_to_goal())
 		die("the sequence fails without any cut");
+	H.fail = fail;
+	H.completed = 0;
 	uint64_t total = 0;
 	printf("%s: ops per step:", name);
 	for (unsigned j = 0; j < H.n_steps; j++) {
@@ -556,7 +596,17 @@ int main(int argc, char **argv)
 	printf(" (total %llu)\n", (unsigned long long)total);
 	fflush(stdout);
 
-	if (H.random_runs) {
+	if (H.fail) {
+		/* each run: the whole update with the failing region, without a
+		 * cut and with a cut at N/2 */
+		H.fail_seed = H.seed;
+		for (unsigned r = 0; r < (H.fail_runs ? H.fail_runs : 1); r++) {
+			one_cut(0);
+			one_cut(total / 2);
+		}
+		printf("%s (%s): %u runs completed the update, %u kept the old image\n", name, H.fail,
+		       H.completed, H.kept_old);
+	} else if (H.random_runs) {
 		H.rng = H.seed ? H.seed : 1;
 		printf("%s: seed %lu\n", name, H.seed);
 		for (unsigned r = 0; r < H.random_runs; r++) {
@@ -566,6 +616,8 @@ int main(int argc, char **argv)
 			H.cuts_left = 4;  /* plus the first: up to 5 cuts in one update */
 			one_cut(1 + H.rng % total);
 		}
+		printf("%s: %u runs, %u further cut points armed during recovery (at most 5 cuts per run)\n", name,
+		       H.random_runs, H.cuts_made);
 	} else {
 		for (uint64_t i = 1; i <= total; i++)
 			one_cut(i);

@@ -89,7 +89,7 @@ ACKED=$(awk '$3 ~ /^2/' run1.txt | wc -l)
 LOST=$(awk '$3 == "000"' run1.txt | wc -l)
 [ "$(wc -l <run1.txt)" = $TOTAL ] || die "burst: $(wc -l <run1.txt) results for $TOTAL reports"
 awk '$3 ~ /^5/' run1.txt | grep -q . && die "5xx during the burst: $(awk '$3 ~ /^5/' run1.txt | head -3)"
-[ "$ACKED" -ge $((TOTAL / 4)) ] || die "only $ACKED acknowledged before the kill"
+[ "$ACKED" -gt 0 ] || die "nothing acknowledged before the kill"
 [ "$LOST" -gt 0 ] || die "the kill did not interrupt the burst"
 awk '$3 !~ /^(2..|000)$/' run1.txt | grep -q . && die "unexpected answers: $(awk '$3 !~ /^(2..|000)$/' run1.txt | head -3)"
 echo "burst: $TOTAL reports, $ACKED acknowledged, $LOST unanswered (killed)"; pass

@@ -248,6 +248,11 @@ static void test_recovery_table(void **state)
 	assert_int_equal(ev.slot, 1);
 	/* a redo of the same install is allowed */
 	assert_err(airlock_updater_install_begin(&d.u, "2.0", D2, 2, &target, &ev), AIRLOCK_OK);
+	/* INSTALLING with a trial armed from outside: disarmed, still resumable */
+	assert_err(airlock_bootctl_set_trial(&d.ctl, 1), AIRLOCK_OK);
+	assert_err(airlock_updater_recover(&d.u, 0, &ev), AIRLOCK_OK);
+	assert_int_equal(ev.kind, AIRLOCK_EVENT_INSTALL_RESUMABLE);
+	assert_false(d.u.rec.pending);
 
 	/* INSTALLED, record not armed (cut before set_trial): recovery arms */
 	d.u.st.slots[1].valid = true;
