@@ -32,5 +32,7 @@ int cmd_install(struct agent *a, int argc, char **argv);
 int cmd_commit(struct agent *a, int argc, char **argv);
 int cmd_rollback(struct agent *a, int argc, char **argv);
 int cmd_provision(struct agent *a, int argc, char **argv);
+/* Runs before any state exists: takes the configuration path, not an agent. */
+int cmd_enroll(const char *config, int argc, char **argv);
 
 #endif

@@ -371,7 +371,8 @@ static bool check_slots_boot(struct agent_config *c, char *err, size_t cap)
 	return true;
 }
 
-bool agent_config_load(const char *path, bool need_server, struct agent_config *cfg, char *err, size_t cap)
+/* Defaults, then the file: syntax, sections, keys and value ranges. */
+static bool parse_file(const char *path, struct agent_config *cfg, char *err, size_t cap)
 {
 	agent_config_defaults(cfg);
 	struct parse_ctx p = { .cfg = cfg, .err = err, .cap = cap };
@@ -389,6 +390,50 @@ bool agent_config_load(const char *path, bool need_server, struct agent_config *
 		snprintf(err, cap, "%s:%d: %s", path, rc, why);
 		return false;
 	}
+	return true;
+}
+
+/* What enrollment needs: where to reach the server, the CA to trust, and
+ * where the new identity goes (none of those files need exist yet). */
+static bool check_enroll(struct agent_config *c, char *err, size_t cap)
+{
+	if (strncmp(c->url, "https://", 8) != 0 || strlen(c->url) <= 8) {
+		snprintf(err, cap, "[server] url must be an https:// URL (got '%s')", c->url);
+		return false;
+	}
+	size_t n = strlen(c->url);
+	while (n > 8 && c->url[n - 1] == '/')
+		c->url[--n] = '\0';
+	if (!readable("[server] ca", c->ca, err, cap))
+		return false;
+	if (!c->cert[0] || !c->key[0] || !c->wrap_key[0]) {
+		snprintf(err, cap, "%s is not set: enrollment writes the device's identity there",
+			 !c->cert[0] ? "[server] cert" : !c->key[0] ? "[server] key" : "[device] wrap_key");
+		return false;
+	}
+	if (c->device_id[0] && airlock_check_device_id(c->device_id, strlen(c->device_id)) != AIRLOCK_OK) {
+		snprintf(err, cap, "[device] id: 1..128 printable characters without spaces");
+		return false;
+	}
+	return true;
+}
+
+bool agent_config_load_enroll(const char *path, struct agent_config *cfg, char *err, size_t cap)
+{
+	char why[700];
+	if (!parse_file(path, cfg, err, cap))
+		return false;
+	if (check_enroll(cfg, why, sizeof why))
+		return true;
+	snprintf(err, cap, "%s: %s", path, why);
+	return false;
+}
+
+bool agent_config_load(const char *path, bool need_server, struct agent_config *cfg, char *err, size_t cap)
+{
+	char why[700];
+	if (!parse_file(path, cfg, err, cap))
+		return false;
 	bool ok = (!need_server || check_server(cfg, why, sizeof why)) && check_device(cfg, need_server, why, sizeof why) &&
 		  check_slots_boot(cfg, why, sizeof why);
 	if (ok && cfg->min_rate && cfg->rate_window == 0)

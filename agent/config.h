@@ -65,6 +65,13 @@ struct agent_config {
  */
 bool agent_config_load(const char *path, bool need_server, struct agent_config *cfg, char *err, size_t cap);
 
+/*
+ * For `airlockd enroll`: reads path and checks only what enrollment needs
+ * ([server] url and a readable ca; [server] cert, key and [device] wrap_key
+ * set, as the places the new identity goes; a valid [device] id if set).
+ */
+bool agent_config_load_enroll(const char *path, struct agent_config *cfg, char *err, size_t cap);
+
 /* Fills the defaults (what load starts from). */
 void agent_config_defaults(struct agent_config *cfg);
 

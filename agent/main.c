@@ -14,6 +14,8 @@ static const char usage[] =
 	"usage: airlockd [--config FILE] <command> [options]\n"
 	"\n"
 	"Commands:\n"
+	"  enroll --token ALE_TOKEN [--device-id ID] [--force]\n"
+	"                   make this device's keys and have the server certify them\n"
 	"  run              the daemon: check in every interval (with jitter), update, report\n"
 	"  checkin          one check-in (and the update it brings), then exit\n"
 	"  status [--json]  slots, versions, security version, pending state, last error\n"
@@ -82,6 +84,17 @@ int main(int argc, char **argv)
 	if (!config)
 		config = AGENT_DEFAULT_CONFIG;
 	const char *verb = argv[optind];
+	if (strcmp(verb, "enroll") == 0) {   /* before any state: no agent_setup */
+		for (int k = optind + 1; k < argc; k++)
+			if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+				fputs(usage, stdout);
+				return AGENT_EXIT_OK;
+			}
+		int sub_argc = argc - optind;
+		char **sub_argv = argv + optind;
+		optind = 0;
+		return cmd_enroll(config, sub_argc, sub_argv);
+	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(verb, commands[i].name) != 0)
 			continue;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "curl_dl.h"
 #include "transport.h"
 
 /* TLS 1.2 suites: forward secrecy and AEAD only. TLS 1.3 suites are all AEAD. */
@@ -21,24 +22,36 @@ void agent_buf_free(struct agent_buf *b)
 	b->len = 0;
 }
 
+/* libcurl's calls, once loaded (curl_dl.h): the first request loads it. */
+static const struct agent_curl *cu;
+
 airlock_err agent_http_init(struct agent_http *h, const struct agent_config *cfg)
 {
-	static bool global_done;
 	memset(h, 0, sizeof *h);
-	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return AIRLOCK_ERR_NOMEM;
-		global_done = true;
-	}
 	h->cfg = cfg;
-	h->curl = curl_easy_init();
-	return h->curl ? AIRLOCK_OK : AIRLOCK_ERR_NOMEM;
+	return AIRLOCK_OK;
+}
+
+/* The easy handle, made at the first request (and libcurl loaded then). */
+static airlock_err open_handle(struct agent_http *h)
+{
+	if (h->curl)
+		return AIRLOCK_OK;
+	airlock_err e = agent_curl_load(&cu, h->detail, sizeof h->detail);
+	if (e != AIRLOCK_OK)
+		return e;
+	h->curl = cu->easy_init();
+	if (!h->curl) {
+		snprintf(h->detail, sizeof h->detail, "curl_easy_init failed");
+		return AIRLOCK_ERR_NOMEM;
+	}
+	return AIRLOCK_OK;
 }
 
 void agent_http_free(struct agent_http *h)
 {
 	if (h->curl)
-		curl_easy_cleanup(h->curl);
+		cu->easy_cleanup(h->curl);
 	h->curl = NULL;
 }
 
@@ -133,7 +146,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 /* At the first body byte: the status, and for a Range request the exact range. */
 static airlock_err check_answer(struct xfer *x)
 {
-	curl_easy_getinfo(x->h->curl, CURLINFO_RESPONSE_CODE, &x->h->status);
+	cu->easy_getinfo(x->h->curl, CURLINFO_RESPONSE_CODE, &x->h->status);
 	if (x->any_2xx && x->h->status >= 200 && x->h->status < 300)
 		return AIRLOCK_OK;
 	if (x->h->status != x->want_status) {
@@ -213,32 +226,34 @@ static void set_common(struct agent_http *h, struct xfer *x, const char *url)
 {
 	const struct agent_config *c = h->cfg;
 	CURL *k = h->curl;
-	curl_easy_reset(k);   /* keeps the connection cache: keep-alive across requests */
-	curl_easy_setopt(k, CURLOPT_URL, url);
-	curl_easy_setopt(k, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(k, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	curl_easy_setopt(k, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(k, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	curl_easy_setopt(k, CURLOPT_SSL_CIPHER_LIST, TLS12_CIPHERS);
-	curl_easy_setopt(k, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(k, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(k, CURLOPT_CAINFO, c->ca);
-	curl_easy_setopt(k, CURLOPT_CAPATH, NULL);   /* the fleet CA only, never the system store */
-	curl_easy_setopt(k, CURLOPT_SSLCERT, c->cert);
-	curl_easy_setopt(k, CURLOPT_SSLKEY, c->key);
+	cu->easy_reset(k);   /* keeps the connection cache: keep-alive across requests */
+	cu->easy_setopt(k, CURLOPT_URL, url);
+	cu->easy_setopt(k, CURLOPT_PROTOCOLS_STR, "https");
+	cu->easy_setopt(k, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	cu->easy_setopt(k, CURLOPT_FOLLOWLOCATION, 0L);
+	cu->easy_setopt(k, CURLOPT_NOSIGNAL, 1L);
+	cu->easy_setopt(k, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	cu->easy_setopt(k, CURLOPT_SSL_CIPHER_LIST, TLS12_CIPHERS);
+	cu->easy_setopt(k, CURLOPT_SSL_VERIFYPEER, 1L);
+	cu->easy_setopt(k, CURLOPT_SSL_VERIFYHOST, 2L);
+	cu->easy_setopt(k, CURLOPT_CAINFO, c->ca);
+	cu->easy_setopt(k, CURLOPT_CAPATH, NULL);   /* the fleet CA only, never the system store */
+	if (c->cert[0]) {   /* none yet while enrolling */
+		cu->easy_setopt(k, CURLOPT_SSLCERT, c->cert);
+		cu->easy_setopt(k, CURLOPT_SSLKEY, c->key);
+	}
 	if (c->pin[0])
-		curl_easy_setopt(k, CURLOPT_PINNEDPUBLICKEY, c->pin);
-	curl_easy_setopt(k, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout);
-	curl_easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, (long)c->min_rate);
-	curl_easy_setopt(k, CURLOPT_LOW_SPEED_TIME, (long)c->rate_window);
-	curl_easy_setopt(k, CURLOPT_USERAGENT, "airlockd/0.1.0");
-	curl_easy_setopt(k, CURLOPT_ERRORBUFFER, h->errbuf);
-	curl_easy_setopt(k, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(k, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(k, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(k, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
+		cu->easy_setopt(k, CURLOPT_PINNEDPUBLICKEY, c->pin);
+	cu->easy_setopt(k, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout);
+	cu->easy_setopt(k, CURLOPT_LOW_SPEED_LIMIT, (long)c->min_rate);
+	cu->easy_setopt(k, CURLOPT_LOW_SPEED_TIME, (long)c->rate_window);
+	cu->easy_setopt(k, CURLOPT_USERAGENT, "airlockd/0.1.0");
+	cu->easy_setopt(k, CURLOPT_ERRORBUFFER, h->errbuf);
+	cu->easy_setopt(k, CURLOPT_HEADERFUNCTION, on_header);
+	cu->easy_setopt(k, CURLOPT_HEADERDATA, x);
+	cu->easy_setopt(k, CURLOPT_WRITEFUNCTION, on_body);
+	cu->easy_setopt(k, CURLOPT_WRITEDATA, x);
+	cu->easy_setopt(k, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 	h->errbuf[0] = '\0';
 	h->detail[0] = '\0';
 	h->status = 0;
@@ -247,9 +262,9 @@ static void set_common(struct agent_http *h, struct xfer *x, const char *url)
 /* Runs the transfer and turns its outcome into one code and one line. */
 static airlock_err perform(struct agent_http *h, struct xfer *x)
 {
-	CURLcode rc = curl_easy_perform(h->curl);
+	CURLcode rc = cu->easy_perform(h->curl);
 	curl_off_t pre = 0;
-	curl_easy_getinfo(h->curl, CURLINFO_PRETRANSFER_TIME_T, &pre);
+	cu->easy_getinfo(h->curl, CURLINFO_PRETRANSFER_TIME_T, &pre);
 	if (!x->checked && (rc == CURLE_OK || rc == CURLE_FILESIZE_EXCEEDED)) {
 		/* An empty body: status and range are checked all the same. */
 		x->checked = true;
@@ -264,7 +279,7 @@ static airlock_err perform(struct agent_http *h, struct xfer *x)
 	if (e == AIRLOCK_ERR_HTTP_STATUS && !h->detail[0])
 		snprintf(h->detail, sizeof h->detail, "HTTP %ld: %.300s", h->status, x->errbody);
 	else if (e != AIRLOCK_OK && !h->detail[0] && x->sink_err == AIRLOCK_OK)
-		snprintf(h->detail, sizeof h->detail, "%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+		snprintf(h->detail, sizeof h->detail, "%s", h->errbuf[0] ? h->errbuf : cu->easy_strerror(rc));
 	if (rc == CURLE_FILESIZE_EXCEEDED && e == AIRLOCK_ERR_TOO_LARGE)
 		snprintf(h->detail, sizeof h->detail, "answer announced as longer than the %" PRIu64 " bytes allowed",
 			 x->max);
@@ -278,13 +293,16 @@ airlock_err agent_http_post_json(struct agent_http *h, const char *url, const ch
 {
 	struct xfer x = { .h = h, .buf = out, .max = max, .want_status = 200, .any_2xx = true };
 	memset(out, 0, sizeof *out);
+	airlock_err e = open_handle(h);
+	if (e != AIRLOCK_OK)
+		return e;
 	set_common(h, &x, url);
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, json);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
-	airlock_err e = perform(h, &x);
-	curl_slist_free_all(hdr);
+	struct curl_slist *hdr = cu->slist_append(NULL, "Content-Type: application/json");
+	cu->easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdr);
+	cu->easy_setopt(h->curl, CURLOPT_POSTFIELDS, json);
+	cu->easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
+	e = perform(h, &x);
+	cu->slist_free_all(hdr);
 	if (e != AIRLOCK_OK)
 		agent_buf_free(out);
 	return e;
@@ -294,8 +312,11 @@ airlock_err agent_http_get(struct agent_http *h, const char *url, size_t max, st
 {
 	struct xfer x = { .h = h, .buf = out, .max = max, .want_status = 200 };
 	memset(out, 0, sizeof *out);
+	airlock_err e = open_handle(h);
+	if (e != AIRLOCK_OK)
+		return e;
 	set_common(h, &x, url);
-	airlock_err e = perform(h, &x);
+	e = perform(h, &x);
 	if (e != AIRLOCK_OK)
 		agent_buf_free(out);
 	return e;
@@ -310,14 +331,17 @@ airlock_err agent_http_stream(struct agent_http *h, const char *url, uint64_t of
 		return AIRLOCK_ERR_INVALID_ARG;
 	if (offset == total)
 		return AIRLOCK_OK;
+	airlock_err e = open_handle(h);
+	if (e != AIRLOCK_OK)
+		return e;
 	struct xfer x = { .h = h, .sink = sink, .sink_ctx = ctx, .offset = offset, .total = total,
 			  .max = total - offset, .want_status = offset ? 206 : 200 };
 	set_common(h, &x, url);
 	if (offset) {
 		snprintf(range, sizeof range, "%" PRIu64 "-", offset);
-		curl_easy_setopt(h->curl, CURLOPT_RANGE, range);
+		cu->easy_setopt(h->curl, CURLOPT_RANGE, range);
 	}
-	airlock_err e = perform(h, &x);
+	e = perform(h, &x);
 	*received = x.received;
 	return e;
 }

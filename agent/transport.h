@@ -4,7 +4,8 @@
  *  - https only (no other scheme, no redirect at all: a 3xx is an error);
  *  - TLS 1.2 at least (TLS 1.2 limited to ECDHE with AEAD ciphers), the
  *    server verified against the fleet CA only (never the system store), its
- *    public key optionally pinned, the device's client certificate offered;
+ *    public key optionally pinned, the device's client certificate offered
+ *    (none when the configuration names no certificate: enrollment);
  *  - bounded: every response has a byte cap (beyond it: AIRLOCK_ERR_TOO_LARGE
  *    at the first byte past the cap) and a minimum transfer rate
  *    (AIRLOCK_ERR_TOO_SLOW when the rate stays below it for the window);

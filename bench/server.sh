@@ -300,7 +300,7 @@ art=""
 for f in rel.cbor.* payload.img.* rootfs*; do [ -f "$f" ] && log "release file: $f"; done
 upload() {  # upload FILE NAME
 	curl -s -o api.json -w '%{http_code}' --cacert $SQ/fleet-ca.crt -X PUT -H "Authorization: Bearer $(cat $SQ.admin)" \
-		--data-binary @"$1" "$URL/api/v1/releases/$DIGEST/payloads/$2"
+		-H 'Content-Type: application/octet-stream' -T "$1" "$URL/api/v1/releases/$DIGEST/payloads/$2"
 }
 chunks=$(ls -- *.chunks 2>/dev/null | head -1 || true)
 [ "$(upload payload.img rootfs)" = 201 ] || die "upload: $(cat api.json)"

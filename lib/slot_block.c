@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "airlock/fault.h"
 #include "slot_backend.h"
 #include "util.h"
 
@@ -44,6 +45,32 @@ struct block_impl {
 static size_t round_up(size_t v, size_t align)
 {
 	return (v + align - 1) & ~(align - 1);
+}
+
+/*
+ * Every device write and sync is one counted durable op (fault.h), so the
+ * power-cut sweeps cut a block slot as they cut the sim flash; with no
+ * AIRLOCK_FAULT_* variable set an op costs one branch. A torn op writes a
+ * prefix, then the process stops; with O_DIRECT (torn_align > 1) that prefix
+ * is whole logical blocks, as a device tears a transfer at sector
+ * boundaries (and O_DIRECT could not write a partial one). The write keeps
+ * the backend's own error mapping (ENOSPC, EFBIG: NO_SPACE).
+ */
+static airlock_err counted_pwrite(int fd, uint64_t off, const uint8_t *buf, size_t len, size_t torn_align)
+{
+	size_t allowed = len;
+	airlock_err err = airlock_fault_point(AIRLOCK_FAULT_SLOT_WRITE, len, &allowed);
+	if (err == AIRLOCK_ERR_POWER_CUT) {
+		allowed -= allowed % torn_align;
+		/* The prefix reaches the medium, then the power is gone: its
+		 * own outcome no longer matters. */
+		airlock_err torn = airlock_slot_pwrite_all(fd, off, buf, allowed);
+		(void)torn;
+		airlock_fault_die();
+	}
+	if (err != AIRLOCK_OK)
+		return err;
+	return airlock_slot_pwrite_all(fd, off, buf, len);
 }
 
 /* ---- buffered (no O_DIRECT) ---- */
@@ -63,7 +90,7 @@ static airlock_err block_write(struct airlock_slot *s, uint64_t off, const uint8
 		return AIRLOCK_ERR_INVALID_ARG;
 	if (!airlock_slot_in_range(s, off, len))
 		return AIRLOCK_ERR_NO_SPACE;
-	return airlock_slot_pwrite_all(s->fd, off, buf, len);
+	return counted_pwrite(s->fd, off, buf, len, 1);
 }
 
 /* ---- direct: through the bounce buffer ---- */
@@ -124,7 +151,7 @@ static airlock_err direct_write(struct airlock_slot *s, uint64_t off, const uint
 		if (end != last && (last != 0 || w.head == 0))
 			TRY(airlock_slot_pread_all(s->fd, w.a0 + last, b->bounce + last, b->align));
 		memcpy(b->bounce + w.head, buf, w.take);
-		TRY(airlock_slot_pwrite_all(s->fd, w.a0, b->bounce, w.span));
+		TRY(counted_pwrite(s->fd, w.a0, b->bounce, w.span, b->align));
 		buf += w.take;
 		off += w.take;
 		len -= w.take;
@@ -136,7 +163,7 @@ static airlock_err direct_write(struct airlock_slot *s, uint64_t off, const uint
 
 static airlock_err block_sync(struct airlock_slot *s)
 {
-	return airlock_slot_fsync(s->fd);
+	return airlock_fault_fsync(AIRLOCK_FAULT_SLOT_SYNC, s->fd);
 }
 
 static void block_close(struct airlock_slot *s)

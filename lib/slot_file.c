@@ -21,8 +21,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "airlock/fault.h"
 #include "slot_backend.h"
 #include "util.h"
+
+/*
+ * Every write and sync below is one counted durable op (fault.h), so the
+ * power-cut sweeps can cut a file slot too: a cut op stops the process
+ * before the write, or after a prefix of it (AIRLOCK_FAULT_TORN); a cut at
+ * the sync leaves the written bytes in the page cache, as a crash of the
+ * process does. With no AIRLOCK_FAULT_* variable set an op costs one branch.
+ * The write keeps the backend's own error mapping (ENOSPC, EFBIG: NO_SPACE).
+ */
+static airlock_err counted_pwrite(int fd, uint64_t off, const uint8_t *buf, size_t len)
+{
+	size_t allowed = len;
+	airlock_err err = airlock_fault_point(AIRLOCK_FAULT_SLOT_WRITE, len, &allowed);
+	if (err == AIRLOCK_ERR_POWER_CUT) {
+		/* The prefix reaches the medium, then the power is gone: its
+		 * own outcome no longer matters. */
+		airlock_err torn = airlock_slot_pwrite_all(fd, off, buf, allowed);
+		(void)torn;
+		airlock_fault_die();
+	}
+	if (err != AIRLOCK_OK)
+		return err;
+	return airlock_slot_pwrite_all(fd, off, buf, len);
+}
 
 static airlock_err file_read(struct airlock_slot *s, uint64_t off, uint8_t *buf, size_t len)
 {
@@ -39,12 +64,12 @@ static airlock_err file_write(struct airlock_slot *s, uint64_t off, const uint8_
 		return AIRLOCK_ERR_INVALID_ARG;
 	if (!airlock_slot_in_range(s, off, len))
 		return AIRLOCK_ERR_NO_SPACE;
-	return airlock_slot_pwrite_all(s->fd, off, buf, len);
+	return counted_pwrite(s->fd, off, buf, len);
 }
 
 static airlock_err file_sync(struct airlock_slot *s)
 {
-	return airlock_slot_fsync(s->fd);
+	return airlock_fault_fsync(AIRLOCK_FAULT_SLOT_SYNC, s->fd);
 }
 
 static void file_close(struct airlock_slot *s)
@@ -72,7 +97,7 @@ static airlock_err sync_parent(const char *path)
 	int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return AIRLOCK_ERR_IO_SYNC;
-	airlock_err err = airlock_slot_fsync(dfd);
+	airlock_err err = airlock_fault_fsync(AIRLOCK_FAULT_DIR_SYNC, dfd);
 	close(dfd);
 	return err;
 }
@@ -132,7 +157,7 @@ airlock_err airlock_slot_file_open(struct airlock_slot *s, const char *path, uin
 	TRY(open_file(path, create, &fd, &created));
 	airlock_err err = size_file(fd, &capacity, create);
 	if (err == AIRLOCK_OK && created)
-		err = airlock_slot_fsync(fd);
+		err = airlock_fault_fsync(AIRLOCK_FAULT_SLOT_SYNC, fd);
 	if (err == AIRLOCK_OK && created)
 		err = sync_parent(path);
 	if (err != AIRLOCK_OK) {

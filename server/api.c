@@ -34,7 +34,10 @@ enum route_id {
 	R_TOKENS_LIST,
 	R_TOKEN_REVOKE,
 	R_ENROLL_TOKENS,
+	R_ENROLL_TOKENS_LIST,
+	R_ENROLL_TOKEN_REVOKE,
 	R_DEVICES,
+	R_DEVICE_REGISTER,
 	R_DEVICE,
 	R_DEVICE_REVOKE,
 	R_RELEASE_PUSH,
@@ -165,6 +168,10 @@ static bool need_device(struct http_app_ctx *ctx, struct http_request *req, stru
 		return fail_auth(ctx, req, MA_BAD_CERT, 403, "forbidden", why);
 	}
 	memcpy(st->peer.cert_sha256, cert->sha256, 32);
+	st->peer.ca = cert->anchor == HTTP_ANCHOR_MANUFACTURER ? SVC_CA_MANUFACTURER : SVC_CA_FLEET;
+	snprintf(st->peer.cn, sizeof st->peer.cn, "%s", cert->subject_cn);
+	snprintf(st->peer.serial_hex, sizeof st->peer.serial_hex, "%s", cert->serial_hex);
+	st->peer.not_after = cert->not_after;
 	return true;
 }
 
@@ -288,16 +295,29 @@ static void route(struct http_app_ctx *ctx, struct http_request *req, struct htt
 			st->route = R_TOKEN_REVOKE;
 			snprintf(st->arg, sizeof st->arg, "%s", seg[1]);
 		}
-	} else if (post && n == 1 && IS(0, "enroll-tokens")) {
+	} else if (n >= 1 && IS(0, "enroll-tokens")) {
 		if (!need_token(ctx, req, st, SCOPE_ADMIN))
 			return;
-		st->route = R_ENROLL_TOKENS;
-		rt->body = HTTP_BODY_BUFFER;
+		if (post && n == 1) {
+			st->route = R_ENROLL_TOKENS;
+			rt->body = HTTP_BODY_BUFFER;
+		} else if (get && n == 1) {
+			st->route = R_ENROLL_TOKENS_LIST;
+		} else if (m == HTTP_DELETE && n == 2) {
+			st->route = R_ENROLL_TOKEN_REVOKE;
+			snprintf(st->arg, sizeof st->arg, "%s", seg[1]);
+		}
 	} else if (n >= 1 && IS(0, "devices")) {
 		if (get && n <= 2) {
 			if (!need_token(ctx, req, st, SCOPE_READ))
 				return;
 			st->route = n == 1 ? R_DEVICES : R_DEVICE;
+		} else if (post && n == 1) {
+			if (!need_token(ctx, req, st, SCOPE_ADMIN))
+				return;
+			st->route = R_DEVICE_REGISTER;
+			rt->body = HTTP_BODY_BUFFER;
+			rt->max_body = 4096;
 		} else if (post && n == 3 && IS(2, "revoke")) {
 			if (!need_token(ctx, req, st, SCOPE_ADMIN))
 				return;
@@ -478,7 +498,7 @@ static void handle(struct http_app_ctx *ctx, struct http_request *req)
 
 	switch (st->route) {
 	case R_HEALTH:
-		http_respond_json(req, 200, json_pack("{s:s}", "status", "ok"));
+		http_respond_json(req, 200, json_pack("{s:s,s:s}", "status", "ok", "version", AIRLOCK_VERSION));
 		return;
 	case R_METRICS:
 		serve_metrics(ctx, req);
@@ -504,6 +524,7 @@ static void handle(struct http_app_ctx *ctx, struct http_request *req)
 	case R_EVENTS:
 	case R_TOKENS_CREATE:
 	case R_ENROLL_TOKENS:
+	case R_DEVICE_REGISTER:
 	case R_RELEASE_PUSH:
 	case R_DEPLOY_CREATE:
 		if (!(body = json_body(req)))
@@ -520,7 +541,10 @@ static void handle(struct http_app_ctx *ctx, struct http_request *req)
 	case R_TOKENS_LIST: svc_token_list(app, &st->actor, r); break;
 	case R_TOKEN_REVOKE: svc_token_revoke(app, &st->actor, st->arg, r); break;
 	case R_ENROLL_TOKENS: svc_enroll_token_create(app, &st->actor, body, r); break;
+	case R_ENROLL_TOKENS_LIST: svc_enroll_token_list(app, r); break;
+	case R_ENROLL_TOKEN_REVOKE: svc_enroll_token_revoke(app, &st->actor, st->arg, r); break;
 	case R_DEVICES: svc_device_list(app, r); break;
+	case R_DEVICE_REGISTER: svc_device_register(app, &st->actor, body, r); break;
 	case R_DEVICE: svc_device_get(app, st->arg, r); break;
 	case R_DEVICE_REVOKE: svc_device_revoke(app, &st->actor, st->arg, r); break;
 	case R_RELEASE_PUSH: svc_release_push(app, &st->actor, body, r); break;
@@ -596,6 +620,8 @@ airlock_err api_start(struct app *app, struct http_server **srv, char *why, size
 	hc.cert_file = app->cfg.tls_cert;
 	hc.key_file = app->cfg.tls_key;
 	hc.client_ca_file = app->cfg.client_ca;
+	if (app->cfg.manufacturer_ca[0])
+		hc.manufacturer_ca_file = app->cfg.manufacturer_ca;
 	if (app->cfg.tls_priorities[0])
 		hc.priorities = app->cfg.tls_priorities;
 	hc.max_body = app->cfg.max_body;

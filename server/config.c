@@ -47,6 +47,20 @@ static bool set_path(const struct load_ctx *lc, char *dst, const char *v)
 	return (size_t)snprintf(dst, CONFIG_PATH_MAX, "%s/%s", lc->base, v) < CONFIG_PATH_MAX;
 }
 
+/* https://HOST[:PORT][/PATH], printable without quotes or backslashes, no
+ * trailing slash: the artifact URLs in directives are public_url +
+ * "/api/v1/artifacts/...". */
+static bool valid_public_url(const char *v)
+{
+	size_t n = strlen(v);
+	if (strncmp(v, "https://", 8) != 0 || n <= 8 || v[n - 1] == '/')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] > 0x7e || v[i] == '"' || v[i] == '\\')
+			return false;
+	return true;
+}
+
 static bool set_uint(unsigned *dst, const char *v, unsigned min, unsigned max)
 {
 	char *end;
@@ -80,7 +94,7 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 	else if (IS("server", "data_dir"))
 		ok = set_path(lc, c->data_dir, value);
 	else if (IS("server", "public_url"))
-		ok = set_str(c->public_url, sizeof c->public_url, value);
+		ok = c->public_url_set = valid_public_url(value) && set_str(c->public_url, sizeof c->public_url, value);
 	else if (IS("server", "threads"))
 		ok = set_uint(&c->threads, value, 1, 256);
 	else if (IS("server", "health_listen"))
@@ -91,6 +105,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
 		ok = set_path(lc, c->tls_key, value);
 	else if (IS("tls", "client_ca"))
 		ok = set_path(lc, c->client_ca, value);
+	else if (IS("tls", "manufacturer_ca"))
+		ok = set_path(lc, c->manufacturer_ca, value);
 	else if (IS("tls", "priorities"))
 		ok = set_str(c->tls_priorities, sizeof c->tls_priorities, value);
 	else if (IS("fleet", "ca_certificate"))
@@ -200,7 +216,19 @@ bool config_load(const char *path, struct server_config *cfg, char *err, size_t 
 		snprintf(err, err_cap, "%s: bad [server] listen '%s' (ADDR:PORT)", path, cfg->listen);
 		return false;
 	}
-	if (cfg->public_url[0] == '\0')
+	if (!cfg->public_url_set)
+		snprintf(cfg->public_url, sizeof cfg->public_url, "https://%s", cfg->listen);
+	return true;
+}
+
+bool config_set_listen(struct server_config *cfg, const char *listen)
+{
+	char addr[128];
+	uint16_t port;
+	if (!config_split_listen(listen, addr, sizeof addr, &port) || strlen(listen) >= sizeof cfg->listen)
+		return false;
+	snprintf(cfg->listen, sizeof cfg->listen, "%s", listen);
+	if (!cfg->public_url_set)
 		snprintf(cfg->public_url, sizeof cfg->public_url, "https://%s", cfg->listen);
 	return true;
 }

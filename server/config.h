@@ -17,12 +17,14 @@ struct server_config {
 	char listen[128];              /* ADDR:PORT */
 	char data_dir[CONFIG_PATH_MAX];
 	char public_url[512];          /* how devices reach this server, for artifact URLs */
+	bool public_url_set;           /* set in the file; else derived from listen */
 	unsigned threads;
 	char health_listen[128];       /* plain-HTTP /healthz and /metrics; empty: off */
 	/* [tls] */
 	char tls_cert[CONFIG_PATH_MAX];
 	char tls_key[CONFIG_PATH_MAX];
-	char client_ca[CONFIG_PATH_MAX];   /* fleet CA, plus manufacturer CAs, PEM bundle */
+	char client_ca[CONFIG_PATH_MAX];   /* the fleet CA(s), PEM bundle */
+	char manufacturer_ca[CONFIG_PATH_MAX]; /* manufacturer CAs, PEM bundle; "": none */
 	char tls_priorities[512];          /* empty: the built-in safe default */
 	/* [fleet] */
 	char ca_cert[CONFIG_PATH_MAX];     /* signs device certificates at enrollment */
@@ -50,6 +52,9 @@ struct server_config {
 
 /* Loads path; on failure writes one line saying which line and why into err. */
 bool config_load(const char *path, struct server_config *cfg, char *err, size_t err_cap);
+/* Replaces the listen address (--listen); a public_url that the file did
+ * not set follows it. False if listen is malformed (cfg unchanged). */
+bool config_set_listen(struct server_config *cfg, const char *listen);
 /* Splits "ADDR:PORT" / "[V6]:PORT"; false if malformed. */
 bool config_split_listen(const char *listen, char *addr, size_t addr_cap, uint16_t *port);
 

@@ -74,10 +74,14 @@ struct http_config {
 	uint16_t port;                 /* 0: the kernel picks; see http_server_port() */
 	const char *cert_file;         /* PEM: server certificate, then its intermediates */
 	const char *key_file;          /* PEM: its private key (ECDSA P-256 or RSA), unencrypted */
-	/* PEM bundle of the CAs that issue client certificates (the fleet CA
-	 * and manufacturer CAs). NULL: no client certificate is requested and
-	 * every request's certificate is HTTP_CERT_NONE. */
+	/* PEM bundle of the CAs that issue client certificates (the fleet CA).
+	 * NULL: no client certificate is requested and every request's
+	 * certificate is HTTP_CERT_NONE. */
 	const char *client_ca_file;
+	/* PEM bundle of manufacturer CAs, trusted in addition (a separate
+	 * trust list: a certificate they issue verifies with anchor
+	 * HTTP_ANCHOR_MANUFACTURER). NULL: none. Needs client_ca_file. */
+	const char *manufacturer_ca_file;
 	const char *client_crl_file;   /* PEM CRLs of those CAs; NULL: none */
 	/* Refuse, at the handshake, clients that present no certificate (for
 	 * a listener that only devices use). A certificate that is presented
@@ -136,10 +140,18 @@ enum http_cert_state {
 	HTTP_CERT_VERIFIED,   /* chains to a client CA, in its validity period, usable for TLS client auth */
 };
 
+/* Which trust list a VERIFIED certificate chains to. */
+enum http_cert_anchor {
+	HTTP_ANCHOR_NONE = 0,       /* not verified */
+	HTTP_ANCHOR_FLEET,          /* http_config.client_ca_file */
+	HTTP_ANCHOR_MANUFACTURER,   /* http_config.manufacturer_ca_file */
+};
+
 /* The client certificate of the connection. For INVALID, the fields other
  * than `reason` describe the presented leaf where it parsed, for logs only. */
 struct http_client_cert {
 	enum http_cert_state state;
+	enum http_cert_anchor anchor;
 	/* INVALID only: "untrusted", "expired", "not_yet_valid", "revoked",
 	 * "key_usage", "ext_key_usage", "is_ca", "bad_subject", "chain_too_long",
 	 * "malformed". NULL otherwise. */

@@ -135,6 +135,7 @@ struct http_server {
 	char *cert_pem, *key_pem, *ca_pem;
 	size_t key_pem_len;
 	gnutls_x509_trust_list_t trust;   /* client CAs (+ CRLs); NULL without */
+	gnutls_x509_trust_list_t mfg_trust; /* manufacturer CAs (+ CRLs); NULL without */
 	bool sts;                         /* send Strict-Transport-Security */
 
 	pthread_mutex_t conn_lock;

@@ -9,7 +9,11 @@
  * request. At the handshake GnuTLS checks only that the client holds the
  * key of the certificate it sent (and that the key usage allows signing);
  * it does not check the chain. That is done here, against our own trust
- * list (the same CAs plus the CRLs), once per connection and leaf.
+ * list (the same CAs plus the CRLs), once per connection and leaf. The
+ * manufacturer CAs, if any, form a second list, tried only for a chain
+ * whose issuer the fleet list does not know; the verdict says which list
+ * vouched for the certificate (the application binds such certificates
+ * differently).
  */
 #include "http_int.h"
 
@@ -88,6 +92,26 @@ out:
 	return err;
 }
 
+/* One trust list from a PEM bundle of CAs (and the CRLs, of which it keeps
+ * those its CAs signed). */
+static airlock_err load_trust(const char *path, const char *pem, size_t len, const char *crl_pem, size_t crl_len,
+			      gnutls_x509_trust_list_t *out, char why[HTTP_ERRMSG_MAX])
+{
+	if (gnutls_x509_trust_list_init(out, 0) < 0)
+		return AIRLOCK_ERR_NOMEM;
+	gnutls_datum_t ca = { (unsigned char *)pem, (unsigned)len };
+	gnutls_datum_t crl = { (unsigned char *)crl_pem, (unsigned)crl_len };
+	int r = gnutls_x509_trust_list_add_trust_mem(*out, &ca, crl_pem ? &crl : NULL, GNUTLS_X509_FMT_PEM,
+						     GNUTLS_TL_VERIFY_CRL | GNUTLS_TL_NO_DUPLICATES, 0);
+	if (r <= 0) {
+		if (why)
+			snprintf(why, HTTP_ERRMSG_MAX, "client CA bundle %s: %s", path,
+				 r < 0 ? gnutls_strerror(r) : "no certificate in it");
+		return AIRLOCK_ERR_BAD_KEY_FILE;
+	}
+	return AIRLOCK_OK;
+}
+
 /* Loads everything the TLS listener needs and checks it before MHD sees it,
  * so a bad file gets a precise message instead of MHD's "failed to start". */
 airlock_err http_tls_setup(struct http_server *srv, const struct http_config *cfg, char why[HTTP_ERRMSG_MAX])
@@ -133,41 +157,47 @@ airlock_err http_tls_setup(struct http_server *srv, const struct http_config *cf
 		return AIRLOCK_ERR_BAD_KEY_FILE;
 	}
 
-	if (!cfg->client_ca_file)
-		return AIRLOCK_OK;
-	err = http_read_file(cfg->client_ca_file, false, &srv->ca_pem, &len, why);
-	if (err != AIRLOCK_OK)
-		return err;
-	char *crl_pem = NULL;
-	size_t crl_len = 0;
-	if (cfg->client_crl_file) {
-		err = http_read_file(cfg->client_crl_file, false, &crl_pem, &crl_len, why);
-		if (err != AIRLOCK_OK)
-			return err;
-	}
-	if (gnutls_x509_trust_list_init(&srv->trust, 0) < 0) {
-		free(crl_pem);
-		return AIRLOCK_ERR_NOMEM;
-	}
-	gnutls_datum_t ca = { (unsigned char *)srv->ca_pem, (unsigned)len };
-	gnutls_datum_t crl = { (unsigned char *)crl_pem, (unsigned)crl_len };
-	r = gnutls_x509_trust_list_add_trust_mem(srv->trust, &ca, crl_pem ? &crl : NULL, GNUTLS_X509_FMT_PEM,
-						 GNUTLS_TL_VERIFY_CRL | GNUTLS_TL_NO_DUPLICATES, 0);
-	free(crl_pem);
-	if (r <= 0) {
+	if (!cfg->client_ca_file) {
+		if (!cfg->manufacturer_ca_file)
+			return AIRLOCK_OK;
 		if (why)
-			snprintf(why, HTTP_ERRMSG_MAX, "client CA bundle %s: %s", cfg->client_ca_file,
-				 r < 0 ? gnutls_strerror(r) : "no certificate in it");
-		return AIRLOCK_ERR_BAD_KEY_FILE;
+			snprintf(why, HTTP_ERRMSG_MAX, "manufacturer_ca_file needs client_ca_file");
+		return AIRLOCK_ERR_INVALID_ARG;
 	}
-	return AIRLOCK_OK;
+	char *crl_pem = NULL, *mfg_pem = NULL;
+	size_t crl_len = 0, mfg_len = 0;
+	err = http_read_file(cfg->client_ca_file, false, &srv->ca_pem, &len, why);
+	if (err == AIRLOCK_OK && cfg->client_crl_file)
+		err = http_read_file(cfg->client_crl_file, false, &crl_pem, &crl_len, why);
+	if (err == AIRLOCK_OK)
+		err = load_trust(cfg->client_ca_file, srv->ca_pem, len, crl_pem, crl_len, &srv->trust, why);
+	if (err == AIRLOCK_OK && cfg->manufacturer_ca_file)
+		err = http_read_file(cfg->manufacturer_ca_file, false, &mfg_pem, &mfg_len, why);
+	if (err == AIRLOCK_OK && mfg_pem)
+		err = load_trust(cfg->manufacturer_ca_file, mfg_pem, mfg_len, crl_pem, crl_len, &srv->mfg_trust, why);
+	/* The handshake's CA list (MHD_OPTION_HTTPS_MEM_TRUST) names both. */
+	if (err == AIRLOCK_OK && mfg_pem) {
+		char *both = realloc(srv->ca_pem, len + 1 + mfg_len + 1);
+		if (!both) {
+			err = AIRLOCK_ERR_NOMEM;
+		} else {
+			both[len] = '\n';
+			memcpy(both + len + 1, mfg_pem, mfg_len + 1);
+			srv->ca_pem = both;
+		}
+	}
+	free(crl_pem);
+	free(mfg_pem);
+	return err;
 }
 
 void http_tls_teardown(struct http_server *srv)
 {
 	if (srv->trust)
 		gnutls_x509_trust_list_deinit(srv->trust, 1);
-	srv->trust = NULL;
+	if (srv->mfg_trust)
+		gnutls_x509_trust_list_deinit(srv->mfg_trust, 1);
+	srv->trust = srv->mfg_trust = NULL;
 	if (srv->key_pem) {
 		gnutls_memset(srv->key_pem, 0, srv->key_pem_len);
 		free(srv->key_pem);
@@ -280,6 +310,21 @@ static const char *status_reason(unsigned status)
 	return "untrusted";
 }
 
+/* 0 when the chain verifies against the list, else GnuTLS's status bits. */
+static unsigned verify_with(gnutls_x509_trust_list_t list, gnutls_x509_crt_t *crts, unsigned n)
+{
+	/* The purpose makes GnuTLS check the EKU of the intermediates too. */
+	gnutls_typed_vdata_st purpose = {
+		.type = GNUTLS_DT_KEY_PURPOSE_OID,
+		.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
+		.size = 0,
+	};
+	unsigned status = 0;
+	if (gnutls_x509_trust_list_verify_crt2(list, crts, n, &purpose, 1, 0, &status, NULL) < 0)
+		return GNUTLS_CERT_INVALID | GNUTLS_CERT_SIGNER_NOT_FOUND;
+	return status;
+}
+
 static void verify_chain(struct http_server *srv, const gnutls_datum_t *chain, unsigned n,
 			 struct http_client_cert *out)
 {
@@ -310,16 +355,13 @@ static void verify_chain(struct http_server *srv, const gnutls_datum_t *chain, u
 		out->reason = bad;
 		goto out;
 	}
-	/* The purpose makes GnuTLS check the EKU of the intermediates too. */
-	gnutls_typed_vdata_st purpose = {
-		.type = GNUTLS_DT_KEY_PURPOSE_OID,
-		.data = (unsigned char *)GNUTLS_KP_TLS_WWW_CLIENT,
-		.size = 0,
-	};
-	unsigned status = 0;
-	if (gnutls_x509_trust_list_verify_crt2(srv->trust, crts, have, &purpose, 1, 0, &status, NULL) < 0) {
-		out->reason = "untrusted";
-		goto out;
+	enum http_cert_anchor anchor = HTTP_ANCHOR_FLEET;
+	unsigned status = verify_with(srv->trust, crts, have);
+	/* Not issued under the fleet CA: perhaps under a manufacturer's. Any
+	 * other failure (expired, revoked) is the fleet list's verdict. */
+	if ((status & GNUTLS_CERT_SIGNER_NOT_FOUND) && srv->mfg_trust) {
+		anchor = HTTP_ANCHOR_MANUFACTURER;
+		status = verify_with(srv->mfg_trust, crts, have);
 	}
 	if (status != 0) {
 		out->reason = status_reason(status);
@@ -331,6 +373,7 @@ static void verify_chain(struct http_server *srv, const gnutls_datum_t *chain, u
 		goto out;
 	}
 	out->state = HTTP_CERT_VERIFIED;
+	out->anchor = anchor;
 	out->reason = NULL;
 out:
 	while (have > 0)

@@ -26,6 +26,7 @@ static const char usage[] =
 	"usage: airlock-server init DIR [--name HOST,IP...] [--root ROOT --director-key KEY]\n"
 	"         [--postgres CONNINFO]\n"
 	"       airlock-server --config FILE [--listen ADDR:PORT] [--user USER]\n"
+	"       airlock-server --version\n"
 	"\n"
 	"init writes a ready development setup into DIR (which must not hold one):\n"
 	"a fleet CA, a TLS certificate for localhost and 127.0.0.1 (plus --name),\n"
@@ -34,8 +35,10 @@ static const char usage[] =
 	"a SQLite database (or --postgres: a PostgreSQL one), server.conf, and a\n"
 	"first admin token, shown once.\n"
 	"\n"
-	"--config runs the server. --user drops root privileges after binding (USER\n"
-	"must be able to write the data directory).\n"
+	"--config runs the server. --listen replaces [server] listen, and the\n"
+	"artifact URLs' public_url with it unless the file sets public_url.\n"
+	"--user drops root privileges after binding (USER must be able to write\n"
+	"the data directory).\n"
 	"Exit codes: 0 ok, 1 failed to start or to initialise, 2 usage.\n";
 
 static volatile sig_atomic_t stop_requested;
@@ -329,6 +332,15 @@ static int drop_privileges(const char *user, const struct app *app)
 	return 0;
 }
 
+/* 0.0.0.0 or [::]: fine to bind, useless in a URL. */
+static bool listen_is_wildcard(const char *listen)
+{
+	char addr[128];
+	uint16_t port;
+	return config_split_listen(listen, addr, sizeof addr, &port) &&
+	       (strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -362,13 +374,9 @@ static int cmd_serve(int argc, char **argv)
 	char err[512];
 	if (!config_load(config, &cfg, err, sizeof err))
 		return fail("%s", err);
-	if (listen) {
-		char a[128];
-		uint16_t p;
-		if (!config_split_listen(listen, a, sizeof a, &p))
-			return fail("bad --listen '%s'", listen);
-		snprintf(cfg.listen, sizeof cfg.listen, "%s", listen);
-	}
+	/* A public_url the file does not set follows --listen too. */
+	if (listen && !config_set_listen(&cfg, listen))
+		return fail("bad --listen '%s'", listen);
 	if (!app_open(&app, &cfg, err, sizeof err))
 		return fail("%s", err);
 	struct http_server *srv = NULL;
@@ -388,8 +396,12 @@ static int cmd_serve(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	fprintf(stderr, "{\"level\":\"info\",\"msg\":\"listening\",\"listen\":\"%s\",\"port\":%u}\n", cfg.listen,
-		http_server_port(srv));
+	fprintf(stderr, "{\"level\":\"info\",\"msg\":\"listening\",\"listen\":\"%s\",\"port\":%u,"
+		"\"public_url\":\"%s\",\"version\":\"%s\"}\n", cfg.listen, http_server_port(srv), cfg.public_url,
+		AIRLOCK_VERSION);
+	if (!cfg.public_url_set && listen_is_wildcard(cfg.listen))
+		fprintf(stderr, "{\"level\":\"warning\",\"msg\":\"[server] public_url is not set and listen is a wildcard:"
+			" directives name artifact URLs on %s, which devices cannot reach\"}\n", cfg.public_url);
 	while (!stop_requested)
 		pause();
 	fprintf(stderr, "{\"level\":\"info\",\"msg\":\"stopping\"}\n");
@@ -405,6 +417,10 @@ int main(int argc, char **argv)
 		return cmd_init(argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		fputs(usage, stdout);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		puts("airlock-server " AIRLOCK_VERSION);
 		return 0;
 	}
 	return cmd_serve(argc, argv);

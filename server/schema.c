@@ -114,9 +114,25 @@ static const char *const m2_postgres[] = {
 	NULL,
 };
 
+/* 3: devices pre-registered for a manufacturer-CA certificate (status
+ * 'registered', no certificate until it is bound on first use), and which
+ * CA a device's certificate chains to. */
+static const char *const m3_sqlite[] = {
+	"ALTER TABLE devices ADD COLUMN cert_ca TEXT",
+	"UPDATE devices SET cert_ca = 'fleet' WHERE cert_sha256 IS NOT NULL",
+	NULL,
+};
+
+static const char *const m3_postgres[] = {
+	"ALTER TABLE devices ADD COLUMN cert_ca TEXT",
+	"UPDATE devices SET cert_ca = 'fleet' WHERE cert_sha256 IS NOT NULL",
+	NULL,
+};
+
 const struct schema_migration schema_migrations[] = {
 	{ 1, m1_sqlite, m1_postgres },
 	{ 2, m2_sqlite, m2_postgres },
+	{ 3, m3_sqlite, m3_postgres },
 };
 
 const size_t schema_migration_count = sizeof schema_migrations / sizeof schema_migrations[0];

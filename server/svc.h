@@ -6,9 +6,19 @@
 
 #include "app.h"
 
+/* Which CA vouched for a device's client certificate. */
+enum svc_cert_ca {
+	SVC_CA_FLEET,          /* [tls] client_ca: issued at enrollment */
+	SVC_CA_MANUFACTURER,   /* [tls] manufacturer_ca: pre-issued, bound on first use */
+};
+
 /* The verified client certificate of a device request. */
 struct svc_peer {
 	uint8_t cert_sha256[32];
+	enum svc_cert_ca ca;
+	char cn[128];          /* subject CN, printable ASCII; "" if none */
+	char serial_hex[65];
+	int64_t not_after;     /* Unix seconds */
 };
 
 /* ---- devices (svc_device.c) ---- */
@@ -30,6 +40,11 @@ bool svc_enroll_token_create(struct app *app, const struct svc_actor *a, json_t 
 bool svc_device_list(struct app *app, struct svc_result *r);
 bool svc_device_get(struct app *app, const char *id, struct svc_result *r);
 bool svc_device_revoke(struct app *app, const struct svc_actor *a, const char *id, struct svc_result *r);
+/* Pre-registers a device that will present a manufacturer-CA certificate. */
+bool svc_device_register(struct app *app, const struct svc_actor *a, json_t *body, struct svc_result *r);
+bool svc_enroll_token_list(struct app *app, struct svc_result *r);
+/* Deletes an unused enrollment token: 404 unknown, 409 already used. */
+bool svc_enroll_token_revoke(struct app *app, const struct svc_actor *a, const char *id, struct svc_result *r);
 bool svc_release_push(struct app *app, const struct svc_actor *a, json_t *body, struct svc_result *r);
 bool svc_release_list(struct app *app, struct svc_result *r);
 bool svc_deployment_create(struct app *app, const struct svc_actor *a, json_t *body, struct svc_result *r);

@@ -106,6 +106,23 @@ bool svc_token_revoke(struct app *app, const struct svc_actor *a, const char *id
 	return svc_ok(r, 200, json_pack("{s:s,s:b}", "id", id, "revoked", 1));
 }
 
+/* "a,b,c": labels of 1..64 bytes (a trailing comma is tolerated). */
+static bool valid_tags(const char *tags)
+{
+	for (const char *p = tags; *p;) {
+		size_t n = strcspn(p, ",");
+		char t[65];
+		if (n == 0 || n > 64)
+			return false;
+		memcpy(t, p, n);
+		t[n] = '\0';
+		if (!valid_label(t))
+			return false;
+		p += n + (p[n] == ',');
+	}
+	return true;
+}
+
 /* ---- enrollment tokens ---- */
 
 bool svc_enroll_token_create(struct app *app, const struct svc_actor *a, json_t *body, struct svc_result *r)
@@ -120,19 +137,8 @@ bool svc_enroll_token_create(struct app *app, const struct svc_actor *a, json_t 
 		return false;
 	if (!valid_label(hw) || (group && !valid_label(group)))
 		return svc_fail(r, 400, "bad_request", "hardware and group must be labels");
-	if (tags) {
-		for (const char *p = tags; *p;) {
-			size_t n = strcspn(p, ",");
-			char t[65];
-			if (n == 0 || n > 64)
-				return svc_fail(r, 400, "bad_request", "tags: a comma list of labels");
-			memcpy(t, p, n);
-			t[n] = '\0';
-			if (!valid_label(t))
-				return svc_fail(r, 400, "bad_request", "tags: a comma list of labels");
-			p += n + (p[n] == ',');
-		}
-	}
+	if (tags && !valid_tags(tags))
+		return svc_fail(r, 400, "bad_request", "tags: a comma list of labels");
 	struct db_conn *c = db_acquire(app->db);
 	enum db_err e = enroll_token_create(c, hw, group, tags, now, now + ttl, a->name, token, id);
 	if (e == DB_OK)
@@ -148,13 +154,54 @@ bool svc_enroll_token_create(struct app *app, const struct svc_actor *a, json_t 
 	return ok;
 }
 
+bool svc_enroll_token_list(struct app *app, struct svc_result *r)
+{
+	static const char *const names[] = { "id", "hardware", "group", "tags", "created", "expires", "used",
+					     "device_id", "created_by", NULL };
+	return list_query(app, "SELECT id, hardware, grp, tags, created, expires, used, device_id, created_by"
+			       " FROM enroll_tokens ORDER BY created, id", NULL, 0, names, "enroll_tokens", r);
+}
+
+static int take_used(void *ctx, const struct db_row *row)
+{
+	int *state = ctx;
+	*state = row->n >= 1 && row->col[0].type != DB_NULL ? 2 : 1;
+	return 1;
+}
+
+/* Revoking deletes the row: an unused token has done nothing worth
+ * keeping, and the audit log records the revocation. A used token stays,
+ * as the record of which device it enrolled. */
+bool svc_enroll_token_revoke(struct app *app, const struct svc_actor *a, const char *id, struct svc_result *r)
+{
+	int64_t changes = 0;
+	int state = 0;  /* 0 unknown, 1 unused, 2 used */
+	if (strlen(id) != TOKEN_ID_LEN - 1 || strspn(id, "0123456789abcdef") != TOKEN_ID_LEN - 1)
+		return svc_fail(r, 400, "bad_request", "bad enrollment token id");
+	struct db_conn *c = db_acquire(app->db);
+	struct db_value p[] = { db_text(id) };
+	enum db_err e = db_exec(c, "DELETE FROM enroll_tokens WHERE id = $1 AND used IS NULL", p, 1, NULL, NULL, &changes);
+	if (e == DB_OK && changes)
+		app_audit(app, c, a->name, "enroll_token.revoke", json_pack("{s:s}", "id", id));
+	if (e == DB_OK && !changes)
+		e = db_exec(c, "SELECT used FROM enroll_tokens WHERE id = $1", p, 1, take_used, &state, NULL);
+	db_release(app->db, c);
+	if (e != DB_OK)
+		return db_down(r);
+	if (!changes && state == 2)
+		return svc_fail(r, 409, "conflict", "enrollment token %s was already used", id);
+	if (!changes)
+		return svc_fail(r, 404, "not_found", "no enrollment token %s", id);
+	return svc_ok(r, 200, json_pack("{s:s,s:b}", "id", id, "revoked", 1));
+}
+
 /* ---- devices ---- */
 
 static const char *const device_columns[] = { "id", "hardware", "group", "tags", "status", "created", "last_seen",
 					       "current_version", "current_release", "security_version", "slot_state",
-					       "last_error", "cert_serial", "cert_not_after", NULL };
+					       "last_error", "cert_serial", "cert_not_after", "cert_ca", NULL };
 #define DEVICE_SELECT "SELECT id, hardware, grp, tags, status, created, last_seen, current_version, current_release," \
-		      " security_version, slot_state, last_error, cert_serial, cert_not_after FROM devices"
+		      " security_version, slot_state, last_error, cert_serial, cert_not_after, cert_ca FROM devices"
 
 bool svc_device_list(struct app *app, struct svc_result *r)
 {
@@ -175,6 +222,54 @@ bool svc_device_get(struct app *app, const char *id, struct svc_result *r)
 	json_decref(r->body);
 	r->body = NULL;
 	return svc_ok(r, 200, dev);
+}
+
+/*
+ * A device whose certificate a manufacturer CA issued before it reached us:
+ * the row holds what enrollment would have set (hardware, group, tags, wrap
+ * key) but no certificate. The first manufacturer-CA certificate whose CN
+ * is this id is bound to it (svc_device.c); until then it is 'registered'.
+ */
+bool svc_device_register(struct app *app, const struct svc_actor *a, json_t *body, struct svc_result *r)
+{
+	static const char *const fields[] = { "id", "hardware", "group", "tags", "wrap_key", NULL };
+	const char *id, *hw, *group, *tags;
+	uint8_t wrap_pub[AIRLOCK_X25519_LEN];
+	if (!jin_object(body, fields, r) || !jin_str(body, "id", AIRLOCK_MAX_DEVICE_ID_LEN, true, &id, r) ||
+	    !jin_str(body, "hardware", 64, true, &hw, r) || !jin_str(body, "group", 64, false, &group, r) ||
+	    !jin_str(body, "tags", 255, false, &tags, r) ||
+	    !jin_hex(body, "wrap_key", wrap_pub, sizeof wrap_pub, true, NULL, r))
+		return false;
+	if (!valid_device_id(id))
+		return svc_fail(r, 400, "bad_request", "id must be 1..128 printable characters without spaces");
+	if (!valid_label(hw) || (group && !valid_label(group)))
+		return svc_fail(r, 400, "bad_request", "hardware and group must be labels");
+	if (tags && !valid_tags(tags))
+		return svc_fail(r, 400, "bad_request", "tags: a comma list of labels");
+	struct db_conn *c = db_acquire(app->db);
+	struct db_value p[] = { db_text(id), db_text(hw), db_text(group), db_text(tags ? tags : ""), db_int(app_now()),
+				db_blob(wrap_pub, sizeof wrap_pub) };
+	enum db_err e = db_begin(c);
+	if (e == DB_OK)
+		e = db_exec(c, "INSERT INTO devices (id, hardware, grp, tags, status, created, wrap_pub)"
+			       " VALUES ($1, $2, $3, $4, 'registered', $5, $6)", p, 6, NULL, NULL, NULL);
+	if (e == DB_OK && !app_audit_tx(app, c, a->name, "device.register",
+					json_pack("{s:s,s:s,s:s?,s:s?}", "device_id", id, "hardware", hw, "group", group,
+						  "tags", tags)))
+		e = DB_ERR_QUERY;
+	if (e == DB_OK)
+		e = db_commit(c);
+	else
+		db_rollback(c);
+	db_release(app->db, c);
+	if (e == DB_ERR_CONSTRAINT)
+		return svc_fail(r, 409, "conflict", "device '%s' already exists", id);
+	if (e != DB_OK)
+		return db_down(r);
+	if (!svc_device_get(app, id, r))
+		return false;
+	r->status = 201;
+	return true;
 }
 
 bool svc_device_revoke(struct app *app, const struct svc_actor *a, const char *id, struct svc_result *r)

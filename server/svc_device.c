@@ -66,7 +66,8 @@ bool svc_enroll(struct app *app, json_t *body, struct svc_result *r)
 				db_text(grant.tags), db_text(cert_hex), db_text(serial), db_int(not_after),
 				db_int(now), db_blob(wrap_pub, sizeof wrap_pub) };
 	enum db_err de = db_exec(c, "INSERT INTO devices (id, hardware, grp, tags, cert_sha256, cert_serial,"
-				    " cert_not_after, created, wrap_pub) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+				    " cert_not_after, created, wrap_pub, cert_ca) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+				    " 'fleet')",
 				 p, 9, NULL, NULL, NULL);
 	if (de != DB_OK) {
 		db_rollback(c);
@@ -134,22 +135,122 @@ static int take_device(void *ctx, const struct db_row *row)
 	return 1;
 }
 
+static bool device_by_cert(struct db_conn *c, const char *hex, struct device_row *d)
+{
+	memset(d, 0, sizeof *d);
+	struct db_value p[] = { db_text(hex) };
+	return db_exec(c, "SELECT id, hardware, grp, tags, status, security_version, wrap_pub, cert_not_after"
+			  " FROM devices WHERE cert_sha256 = $1", p, 1, take_device, d, NULL) == DB_OK;
+}
+
+struct bind_state {
+	bool found;
+	bool bound;           /* holds a certificate already */
+	char status[16];
+};
+
+static int take_bind_state(void *ctx, const struct db_row *row)
+{
+	struct bind_state *b = ctx;
+	if (row->n < 2 || row->col[0].type != DB_TEXT)
+		return 1;
+	b->found = true;
+	snprintf(b->status, sizeof b->status, "%s", row->col[0].s);
+	b->bound = row->col[1].type != DB_NULL;
+	return 1;
+}
+
+/* A refused manufacturer certificate: audited (not counted against the
+ * address: a factory line may bring many devices up at once), 403. */
+static bool refuse_manufacturer(struct app *app, struct db_conn *c, const struct svc_peer *peer, const char *hex,
+				const char *reason, struct svc_result *r)
+{
+	bool revoked = strcmp(reason, "revoked") == 0;
+	metrics_auth_failure(revoked ? MA_REVOKED : MA_UNKNOWN_CERT);
+	app_audit(app, c, "anonymous", "auth.manufacturer_refused",
+		  json_pack("{s:s,s:s,s:s,s:s}", "reason", reason, "cn", peer->cn, "cert_sha256", hex, "serial",
+			    peer->serial_hex));
+	if (revoked)
+		return svc_fail(r, 403, "revoked", "device '%.64s' is revoked", peer->cn);
+	if (strcmp(reason, "already_bound") == 0)
+		return svc_fail(r, 403, "forbidden", "device '%.64s' is bound to another certificate", peer->cn);
+	if (strcmp(reason, "not_registered") == 0)
+		return svc_fail(r, 403, "forbidden", "no device '%.64s' is registered for a manufacturer certificate",
+				peer->cn);
+	return svc_fail(r, 403, "forbidden", "the certificate's CN is not a device id");
+}
+
+/*
+ * Bind on first use. A certificate that a manufacturer CA issued names its
+ * device in the CN; it identifies that device only if an admin registered
+ * the id beforehand (POST /devices) and no certificate is bound to it yet.
+ * The one UPDATE decides: of two certificates racing for one id, one wins,
+ * and the other then finds the id bound. From then on the device is found
+ * by this certificate's SHA-256 alone, like an enrolled one. On success d
+ * is the device; otherwise r holds the 403 (or 503).
+ */
+static bool bind_manufacturer_cert(struct app *app, struct db_conn *c, const struct svc_peer *peer,
+				   const char *hex, struct device_row *d, struct svc_result *r)
+{
+	int64_t changes = 0;
+	if (!valid_device_id(peer->cn))
+		return refuse_manufacturer(app, c, peer, hex, "bad_cn", r);
+	if (db_begin(c) != DB_OK)
+		return svc_fail(r, 503, "unavailable", "database unavailable");
+	struct db_value p[] = { db_text(hex), db_text(peer->serial_hex), db_int(peer->not_after), db_text(peer->cn) };
+	enum db_err e = db_exec(c, "UPDATE devices SET cert_sha256 = $1, cert_serial = $2, cert_not_after = $3,"
+				   " cert_ca = 'manufacturer', status = 'active'"
+				   " WHERE id = $4 AND status = 'registered' AND cert_sha256 IS NULL", p, 4, NULL, NULL,
+				&changes);
+	if (e == DB_OK && changes == 1) {
+		char who[160];
+		snprintf(who, sizeof who, "device:%.128s", peer->cn);
+		if (!app_audit_tx(app, c, who, "device.bind_certificate",
+				  json_pack("{s:s,s:s,s:s,s:I}", "device_id", peer->cn, "cert_sha256", hex, "serial",
+					    peer->serial_hex, "not_after", (json_int_t)peer->not_after)))
+			e = DB_ERR_QUERY;
+		if (e == DB_OK)
+			e = db_commit(c);
+		else
+			db_rollback(c);
+		if (e != DB_OK || !device_by_cert(c, hex, d) || !d->found)
+			return svc_fail(r, 503, "unavailable", "database unavailable");
+		return true;
+	}
+	db_rollback(c);
+	if (e != DB_OK && e != DB_ERR_CONSTRAINT)
+		return svc_fail(r, 503, "unavailable", "database unavailable");
+	/* Not bound here: the same certificate may have won on another
+	 * connection meanwhile; else say why. */
+	struct bind_state b = { 0 };
+	struct db_value q[] = { db_text(peer->cn) };
+	if (!device_by_cert(c, hex, d) ||
+	    (!d->found && db_exec(c, "SELECT status, cert_sha256 FROM devices WHERE id = $1", q, 1, take_bind_state, &b,
+				  NULL) != DB_OK))
+		return svc_fail(r, 503, "unavailable", "database unavailable");
+	if (d->found)
+		return true;
+	return refuse_manufacturer(app, c, peer, hex,
+				   !b.found ? "not_registered" : b.bound ? "already_bound"
+				   : strcmp(b.status, "revoked") == 0 ? "revoked" : "not_registered", r);
+}
+
 static bool find_device(struct app *app, struct db_conn *c, const struct svc_peer *peer, struct device_row *d,
 			struct svc_actor *actor, struct svc_result *r)
 {
 	char hex[65];
-	(void)app;
-	memset(d, 0, sizeof *d);
 	airlock_hex_encode(peer->cert_sha256, 32, hex);
-	struct db_value p[] = { db_text(hex) };
-	if (db_exec(c, "SELECT id, hardware, grp, tags, status, security_version, wrap_pub, cert_not_after"
-		       " FROM devices WHERE cert_sha256 = $1", p, 1, take_device, d, NULL) != DB_OK)
+	if (!device_by_cert(c, hex, d))
 		return svc_fail(r, 503, "unavailable", "database unavailable");
+	if (!d->found && peer->ca == SVC_CA_MANUFACTURER && !bind_manufacturer_cert(app, c, peer, hex, d, r))
+		return false;
 	if (!d->found) {
 		/* A certificate of the fleet CA that no device row holds: a
-		 * re-enrolled device's old certificate, or a CA misuse. */
+		 * re-enrolled device's old certificate, or a CA misuse. A fleet
+		 * certificate never binds to a registered id, whatever its CN. */
 		metrics_auth_failure(MA_UNKNOWN_CERT);
-		app_audit(app, c, "anonymous", "auth.unknown_certificate", json_pack("{s:s}", "cert_sha256", hex));
+		app_audit(app, c, "anonymous", "auth.unknown_certificate",
+			  json_pack("{s:s,s:s}", "cert_sha256", hex, "cn", peer->cn));
 		return svc_fail(r, 403, "forbidden", "this certificate belongs to no enrolled device");
 	}
 	if (strcmp(d->status, "active") != 0) {

@@ -1,7 +1,7 @@
 /*
  * airlock server status: what the server itself reports. /healthz and the
  * fleet root need no token; with a read token, counts of devices, releases
- * and deployments. The server reports no version of its own.
+ * and deployments. /healthz carries the server's version.
  */
 #include <stdio.h>
 #include <string.h>
@@ -13,10 +13,11 @@ static const char status_usage[] =
 	"usage: airlock server status [connection options]\n"
 	"\n"
 	"Asks GET /healthz and GET /api/v1/root (no token needed) and prints the\n"
-	"server's health and the fleet root's version and expiry; with a token\n"
-	"(read scope), also the number of devices (by status), releases (complete\n"
-	"or waiting for artifacts) and deployments (by status). A refused token\n"
-	"is reported and exits 1; an unreachable server exits 5.\n";
+	"server's health and version and the fleet root's version and expiry;\n"
+	"with a token (read scope), also the number of devices (by status),\n"
+	"releases (complete or waiting for artifacts) and deployments (by\n"
+	"status). A refused token is reported and exits 1; an unreachable server\n"
+	"exits 5.\n";
 
 static void show_root(const struct admin_resp *r)
 {
@@ -113,9 +114,11 @@ static int server_status(int argc, char **argv)
 	if (rc == EXIT_OK && o.json) {
 		admin_print_raw(&r);
 	} else if (rc == EXIT_OK) {
-		char st[32];
+		char st[32], ver[40];
 		admin_format_value(json_object_get(r.json, "status"), COL_TEXT, st, sizeof st);
-		printf("server:       %s\nhealth:       %s\nversion:      not reported by the server\n", cl.server, st);
+		/* An older server reports none: "-". */
+		admin_format_value(json_object_get(r.json, "version"), COL_TEXT, ver, sizeof ver);
+		printf("server:       %s\nhealth:       %s\nversion:      %s\n", cl.server, st, ver);
 	}
 	admin_resp_free(&r);
 	if (rc == EXIT_OK && !o.json) {
