@@ -107,6 +107,42 @@ static airlock_err trial(struct agent *a, struct agent_device *d, bool *reboot)
 	return AIRLOCK_OK;
 }
 
+/*
+ * Idle, nothing pending, and yet a deployment still in flight in agent.json:
+ * a power cut fell between the state machine's last step (the commit or the
+ * rollback, durable) and the queuing of its report. The slot's state says
+ * how the trial ended: report that now. Without it the server would never
+ * hear of the rollback, offer the release again, and the device would refuse
+ * it as "failed" (found by tests/fault/test_agent_powercut.sh). An install
+ * that never reached its trial has nothing to report: it is forgotten.
+ */
+static void finish_unreported(struct agent *a, struct agent_device *d)
+{
+	const struct airlock_slot_state *s = &d->u.st.slots[a->st.trial_slot];
+	char hex[2 * AIRLOCK_SHA256_LEN + 1];
+	if (!a->st.deployment || d->u.st.state != AIRLOCK_UPDATE_IDLE || d->u.rec.pending)
+		return;
+	airlock_hex_encode(s->release_digest, AIRLOCK_SHA256_LEN, hex);
+	bool ours = strcmp(hex, a->st.deployment_release) == 0;
+	if (ours && s->bad) {
+		airlock_err why = d->u.st.last_error ? (airlock_err)d->u.st.last_error : AIRLOCK_ERR_HEALTH_CHECK;
+		char msg[256];
+		snprintf(msg, sizeof msg, "rolled back from slot %s (%s)%s%s", airlock_slot_name(a->st.trial_slot),
+			 airlock_rollback_reason_name((enum airlock_rollback_reason)d->u.st.reason),
+			 d->u.st.last_detail[0] ? ": " : "", d->u.st.last_detail);
+		agent_log(AGENT_WARN, "rollback", why, "reporting an earlier rollback: %s", msg);
+		finish_deployment(a, "rolled-back", why, msg);
+	} else if (ours && s->valid && d->u.rec.good == a->st.trial_slot) {
+		agent_log(AGENT_INFO, "commit", AIRLOCK_OK, "reporting an earlier commit of slot %s",
+			  airlock_slot_name(a->st.trial_slot));
+		finish_deployment(a, "succeeded", AIRLOCK_OK, NULL);
+	} else {
+		a->st.deployment = 0;
+		a->st.deployment_release[0] = '\0';
+		agent_state_save(a);
+	}
+}
+
 airlock_err agent_device_recover(struct agent *a, struct agent_device *d, bool *reboot)
 {
 	struct airlock_event ev;
@@ -154,6 +190,9 @@ airlock_err agent_device_recover(struct agent *a, struct agent_device *d, bool *
 	case AIRLOCK_EVENT_INSTALL_RESUMABLE:
 		agent_log(AGENT_INFO, "install", AIRLOCK_OK, "an install into slot %s was interrupted: it resumes at the next check-in",
 			  airlock_slot_name(ev.slot));
+		break;
+	case AIRLOCK_EVENT_NONE:
+		finish_unreported(a, d);
 		break;
 	default:
 		break;

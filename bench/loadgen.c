@@ -25,7 +25,10 @@
  * sent or scheduled inside the window still finish and count). Latencies
  * go into a log-linear histogram (64 linear steps per power of two of
  * microseconds: under 1.6% error). The result is one JSON object on
- * stdout.
+ * stdout. Responses and latencies count for the measure window; errors
+ * (connect, TLS, closed mid-request, timeout, unparsable answer) for the
+ * whole run, connect phase included; a keep-alive connection that the
+ * server closes while idle is reopened and counted as a reconnect.
  *
  * The body may carry a token (default "@NONCE@") that is replaced by 32
  * fresh hex digits in every request: check-ins then carry distinct nonces.
@@ -214,7 +217,6 @@ struct conn {
 	enum cstate st;
 	uint32_t events;
 	bool ever_ready;
-	bool was_idle_ok;        /* completed a request since the handshake */
 	int64_t retry_at;        /* C_DOWN: when to reconnect */
 	char *req;               /* this connection's copy of the request */
 	size_t req_off;
@@ -235,7 +237,7 @@ struct worker {
 	int ep;
 	struct conn *conns;
 	unsigned n;
-	struct conn *idle;
+	struct conn *idle, *idle_tail;
 	unsigned n_inflight;
 	uint64_t nonce_seed, nonce_ctr;
 	double rate;             /* this thread's share; 0: closed loop */
@@ -261,21 +263,49 @@ static void conn_set_events(struct conn *c, uint32_t ev)
 		c->events = ev;
 }
 
+/* Idle connections form a FIFO queue: the one idle longest sends next, so
+ * at a rate below the maximum every connection carries its share (as many
+ * devices would) rather than a few hot ones and many that sit idle until
+ * the server's keep-alive timeout closes them. */
 static void conn_push_idle(struct conn *c)
 {
+	struct worker *w = c->w;
 	c->st = C_IDLE;
-	c->next_idle = c->w->idle;
-	c->w->idle = c;
+	c->next_idle = NULL;
+	if (w->idle_tail)
+		w->idle_tail->next_idle = c;
+	else
+		w->idle = c;
+	w->idle_tail = c;
 	conn_set_events(c, EPOLLIN);
+}
+
+static struct conn *conn_pop_idle(struct worker *w)
+{
+	struct conn *c = w->idle;
+	if (c) {
+		w->idle = c->next_idle;
+		if (!w->idle)
+			w->idle_tail = NULL;
+	}
+	return c;
 }
 
 static void conn_unlink_idle(struct conn *c)
 {
-	for (struct conn **p = &c->w->idle; *p; p = &(*p)->next_idle)
-		if (*p == c) {
-			*p = c->next_idle;
-			return;
-		}
+	struct worker *w = c->w;
+	struct conn *prev = NULL;
+	for (struct conn *p = w->idle; p; prev = p, p = p->next_idle) {
+		if (p != c)
+			continue;
+		if (prev)
+			prev->next_idle = c->next_idle;
+		else
+			w->idle = c->next_idle;
+		if (w->idle_tail == c)
+			w->idle_tail = prev;
+		return;
+	}
 }
 
 static bool in_window(int64_t t)
@@ -375,7 +405,6 @@ static void conn_ready(struct conn *c)
 		snprintf(w->tls_version, sizeof w->tls_version, "%s", SSL_get_version(c->ssl));
 		snprintf(w->tls_cipher, sizeof w->tls_cipher, "%s", SSL_get_cipher_name(c->ssl));
 	}
-	c->was_idle_ok = false;
 	conn_push_idle(c);
 }
 
@@ -457,7 +486,6 @@ static void response_done(struct conn *c)
 			w->status[c->status]++;
 		w->last_done = t;
 	}
-	c->was_idle_ok = true;
 	if (c->close_after) {
 		c->st = C_IDLE;  /* not in flight any more: no error */
 		conn_unlink_idle(c);
@@ -666,16 +694,14 @@ static void dispatch(struct worker *w, int64_t now)
 			w->sched_next++;
 		}
 		while (w->idle && w->sched_sent < w->sched_next) {
-			struct conn *c = w->idle;
-			w->idle = c->next_idle;
+			struct conn *c = conn_pop_idle(w);
 			send_request(c, go + (int64_t)w->sched_sent * w->interval_ns);
 			w->sched_sent++;
 		}
 		return;
 	}
 	while (w->idle && may_issue(now)) {
-		struct conn *c = w->idle;
-		w->idle = c->next_idle;
+		struct conn *c = conn_pop_idle(w);
 		send_request(c, now_ns());
 	}
 }

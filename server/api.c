@@ -155,8 +155,10 @@ static bool fail_auth(struct http_app_ctx *ctx, struct http_request *req, enum m
 	return false;
 }
 
-/* A device route: a verified client certificate of the fleet. Whether it
- * belongs to an active device is the service's check (one query). */
+/* A device route: a verified client certificate of the fleet or of a
+ * manufacturer CA. Whether it belongs to an active device (or, for a
+ * manufacturer certificate, may be bound to a registered one) is the
+ * service's check; it gets which CA vouched, the CN and serial. */
 static bool need_device(struct http_app_ctx *ctx, struct http_request *req, struct http_app_req *st)
 {
 	const struct http_client_cert *cert = http_request_cert(req);

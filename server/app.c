@@ -168,8 +168,9 @@ void app_close(struct app *app)
 
 static char *detail_text(json_t *detail)
 {
-	char *text = json_dumps(detail ? detail : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(detail);
+	json_t *d = detail ? detail : json_object();  /* NULL: {} (released below too) */
+	char *text = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(d);
 	return text;
 }
 

@@ -120,14 +120,15 @@ void metrics_auth_failure(enum metrics_auth why)
 static const char *const device_states[] = { "pending", "downloading", "installing", "rebooting",
 					     "succeeded", "failed",      "rolled-back" };
 #define N_DD_STATES (sizeof device_states / sizeof device_states[0])
-static const char *const device_statuses[] = { "active", "revoked" };
+static const char *const device_statuses[] = { "registered", "active", "revoked" };
+#define N_DEVICE_STATUSES (sizeof device_statuses / sizeof device_statuses[0])
 static const char *const deployment_statuses[] = { "active", "cancelled" };
 
 struct fleet {
 	bool ok;
 	int64_t taken_ms;                 /* monotonic; 0: never */
 	int64_t dd[N_DD_STATES];
-	int64_t devices[2];
+	int64_t devices[N_DEVICE_STATUSES];
 	int64_t deployments[2];
 };
 
@@ -170,7 +171,8 @@ static void fleet_refresh(struct app *app, struct fleet *f)
 {
 	memset(f, 0, sizeof *f);
 	struct db_conn *c = db_acquire(app->db);
-	f->ok = tally(c, "SELECT status, COUNT(*) FROM devices GROUP BY status", device_statuses, 2, f->devices) &&
+	f->ok = tally(c, "SELECT status, COUNT(*) FROM devices GROUP BY status", device_statuses, N_DEVICE_STATUSES,
+		      f->devices) &&
 		tally(c, "SELECT status, COUNT(*) FROM deployments GROUP BY status", deployment_statuses, 2,
 		      f->deployments) &&
 		/* Only active deployments: a cancelled one's states are history. */
@@ -194,8 +196,9 @@ static void write_fleet(struct app *app, FILE *out)
 		     "# TYPE airlock_fleet_scrape_ok gauge\nairlock_fleet_scrape_ok %d\n", f.ok ? 1 : 0);
 	if (!f.ok)
 		return;
-	fputs("# HELP airlock_devices Enrolled devices by status.\n# TYPE airlock_devices gauge\n", out);
-	for (size_t i = 0; i < 2; i++)
+	fputs("# HELP airlock_devices Devices by status (registered: waiting for its manufacturer certificate).\n"
+	      "# TYPE airlock_devices gauge\n", out);
+	for (size_t i = 0; i < N_DEVICE_STATUSES; i++)
 		fprintf(out, "airlock_devices{status=\"%s\"} %lld\n", device_statuses[i], (long long)f.devices[i]);
 	fputs("# HELP airlock_deployments Deployments by status.\n# TYPE airlock_deployments gauge\n", out);
 	for (size_t i = 0; i < 2; i++)
