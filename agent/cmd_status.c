@@ -9,6 +9,7 @@
 
 #include "airlock/hex.h"
 #include "commands.h"
+#include "config.h"
 #include "device.h"
 #include "report.h"
 
@@ -86,6 +87,13 @@ int cmd_status(struct agent *a, int argc, char **argv)
 	if (argc > 2 || (argc == 2 && !json)) {
 		fprintf(stderr, "usage: airlockd status [--json]\n");
 		return AGENT_EXIT_USAGE;
+	}
+	/* status loads the config without the server part: name the device
+	 * from its certificate when it has one (before enrollment it has not). */
+	if (!a->cfg.device_id[0] && a->cfg.cert[0]) {
+		char why[256];
+		if (!agent_cert_cn(a->cfg.cert, a->cfg.device_id, sizeof a->cfg.device_id, why, sizeof why))
+			a->cfg.device_id[0] = '\0';
 	}
 	struct agent_device d;
 	airlock_err e = agent_device_open(a, &d);
