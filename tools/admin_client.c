@@ -5,6 +5,7 @@
 #include "admin_client.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,32 @@ int admin_opt(struct admin_opts *o, int c, const char *arg)
 		return 1;
 	default: return 0;
 	}
+}
+
+int admin_parse_args(struct admin_opts *o, int argc, char **argv, const char *usage, int n_args, const char *what,
+		     const char **arg)
+{
+	static const struct option opts[] = { ADMIN_LONG_OPTIONS, { NULL, 0, NULL, 0 } };
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		int k = admin_opt(o, c, optarg);
+		if (k < 0)
+			return -k;
+		if (k)
+			continue;
+		if (c == 'h') {
+			printf("%s%s", usage, admin_common_usage);
+			return ADMIN_ARGS_HELP;
+		}
+		return cli_usage_error("bad option");
+	}
+	if (n_args == 0 && optind != argc)
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	if (n_args == 1 && optind + 1 != argc)
+		return cli_usage_error(optind == argc ? "a %s is required" : "one %s only", what);
+	if (n_args == 1)
+		*arg = argv[optind];
+	return 0;
 }
 
 /* What a config file said; strings copied, the token wiped after use. */

@@ -54,6 +54,16 @@ struct admin_opts {
  * -(exit code) for a bad value (the message is printed). */
 int admin_opt(struct admin_opts *o, int c, const char *arg);
 
+/*
+ * Parses the argv of a verb that takes only the connection options and
+ * exactly n_args positional arguments (0 or 1; `what` names it in errors).
+ * Returns 0 with *arg (when n_args is 1) set, ADMIN_ARGS_HELP after printing
+ * usage (the verb then exits 0), or an exit code after a usage error.
+ */
+#define ADMIN_ARGS_HELP (-1)
+int admin_parse_args(struct admin_opts *o, int argc, char **argv, const char *usage, int n_args, const char *what,
+		     const char **arg);
+
 #define ADMIN_URL_MAX 512
 #define ADMIN_TOKEN_MAX 256
 

@@ -87,26 +87,10 @@ static const struct admin_col enroll_cols[] = {
 /* Common options only, plus at most one positional argument. */
 static int parse_simple(int argc, char **argv, struct admin_opts *o, const char *usage, const char **arg)
 {
-	static const struct option opts[] = { ADMIN_LONG_OPTIONS, { NULL, 0, NULL, 0 } };
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		int k = admin_opt(o, c, optarg);
-		if (k < 0)
-			return -k;
-		if (k)
-			continue;
-		if (c == 'h') {
-			printf("%s%s", usage, admin_common_usage);
-			return -1;
-		}
-		return cli_usage_error("bad option");
-	}
-	if (arg && optind + 1 != argc)
-		return cli_usage_error(optind == argc ? "a device id is required" : "one device id only");
-	if (!arg && optind != argc)
-		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	int rc = admin_parse_args(o, argc, argv, usage, arg ? 1 : 0, "device id", arg);
+	if (rc != 0)
+		return rc;
 	if (arg) {
-		*arg = argv[optind];
 		if (airlock_check_device_id(*arg, strlen(*arg)) != AIRLOCK_OK)
 			return cli_usage_error("'%s' is not a device id (1..128 printable characters)", *arg);
 	}
@@ -343,30 +327,13 @@ static int enroll_list_revoke(bool revoke, int argc, char **argv)
 	struct admin_resp r = { 0 };
 	const char *id = NULL;
 	char path[64];
-	static const struct option opts[] = { ADMIN_LONG_OPTIONS, { NULL, 0, NULL, 0 } };
-	int c, rc;
+	int rc;
 	cli_cmd = revoke ? "airlock enroll-token revoke" : "airlock enroll-token list";
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		int k = admin_opt(&o, c, optarg);
-		if (k < 0)
-			return -k;
-		if (k)
-			continue;
-		if (c == 'h') {
-			printf("%s%s", enroll_usage, admin_common_usage);
-			return EXIT_OK;
-		}
-		return cli_usage_error("bad option");
-	}
-	if (revoke) {
-		if (optind + 1 != argc)
-			return cli_usage_error(optind == argc ? "a token id is required" : "one token id only");
-		id = argv[optind];
-		if (strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16)
-			return cli_usage_error("'%s' is not an enrollment token id (16 lowercase hex digits)", id);
-	} else if (optind != argc) {
-		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	}
+	rc = admin_parse_args(&o, argc, argv, enroll_usage, revoke ? 1 : 0, "token id", &id);
+	if (rc != 0)
+		return rc == ADMIN_ARGS_HELP ? EXIT_OK : rc;
+	if (revoke && (strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16))
+		return cli_usage_error("'%s' is not an enrollment token id (16 lowercase hex digits)", id);
 	if ((rc = admin_open(&cl, &o, true)) != EXIT_OK)
 		return rc;
 	if (revoke) {

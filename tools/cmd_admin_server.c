@@ -88,26 +88,14 @@ static int counts(struct admin_client *cl)
 
 static int server_status(int argc, char **argv)
 {
-	static const struct option opts[] = { ADMIN_LONG_OPTIONS, { NULL, 0, NULL, 0 } };
 	struct admin_opts o = { 0 };
 	struct admin_client cl;
 	struct admin_resp r;
-	int c, rc;
+	int rc;
 	cli_cmd = "airlock server status";
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		int k = admin_opt(&o, c, optarg);
-		if (k < 0)
-			return -k;
-		if (k)
-			continue;
-		if (c == 'h') {
-			printf("%s%s", status_usage, admin_common_usage);
-			return EXIT_OK;
-		}
-		return cli_usage_error("bad option");
-	}
-	if (optind != argc)
-		return cli_usage_error("unexpected argument '%s'", argv[optind]);
+	rc = admin_parse_args(&o, argc, argv, status_usage, 0, NULL, NULL);
+	if (rc != 0)
+		return rc == ADMIN_ARGS_HELP ? EXIT_OK : rc;
 	if ((rc = admin_open(&cl, &o, false)) != EXIT_OK)
 		return rc;
 	rc = admin_call(&cl, "GET", "/healthz", NULL, &r);
