@@ -81,6 +81,7 @@ static struct {
 	unsigned cuts_made;      /* F04: cuts spent in recovery, in all */
 } H;
 
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
 	va_list ap;
@@ -93,6 +94,7 @@ static void die(const char *fmt, ...)
 }
 
 /* A failed check: reported with the run it belongs to; the run stops. */
+static bool check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static bool check(bool ok, const char *fmt, ...)
 {
 	if (ok)
