@@ -371,26 +371,38 @@ static bool check_slots_boot(struct agent_config *c, char *err, size_t cap)
 	return true;
 }
 
+/* Judges what ini_parse*() returned (rc) for the text named name. */
+static bool parse_result(const char *name, int rc, const struct parse_ctx *p, char *err, size_t cap)
+{
+	char why[700];
+	if (rc < 0) {
+		snprintf(err, cap, "%s: cannot read: %s", name, rc == -1 ? strerror(errno) : "out of memory");
+		return false;
+	}
+	if (p->failed || rc > 0) {
+		if (p->failed)
+			snprintf(why, sizeof why, "%s", err);
+		else
+			snprintf(why, sizeof why, "syntax error");
+		snprintf(err, cap, "%s:%d: %s", name, rc, why);
+		return false;
+	}
+	return true;
+}
+
 /* Defaults, then the file: syntax, sections, keys and value ranges. */
 static bool parse_file(const char *path, struct agent_config *cfg, char *err, size_t cap)
 {
 	agent_config_defaults(cfg);
 	struct parse_ctx p = { .cfg = cfg, .err = err, .cap = cap };
-	char why[700];
-	int rc = ini_parse(path, on_entry, &p);
-	if (rc < 0) {
-		snprintf(err, cap, "%s: cannot read: %s", path, rc == -1 ? strerror(errno) : "out of memory");
-		return false;
-	}
-	if (p.failed || rc > 0) {
-		if (p.failed)
-			snprintf(why, sizeof why, "%s", err);
-		else
-			snprintf(why, sizeof why, "syntax error");
-		snprintf(err, cap, "%s:%d: %s", path, rc, why);
-		return false;
-	}
-	return true;
+	return parse_result(path, ini_parse(path, on_entry, &p), &p, err, cap);
+}
+
+bool agent_config_parse_text(const char *text, const char *name, struct agent_config *cfg, char *err, size_t cap)
+{
+	agent_config_defaults(cfg);
+	struct parse_ctx p = { .cfg = cfg, .err = err, .cap = cap };
+	return parse_result(name, ini_parse_string(text, on_entry, &p), &p, err, cap);
 }
 
 /* What enrollment needs: where to reach the server, the CA to trust, and

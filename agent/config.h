@@ -72,6 +72,14 @@ bool agent_config_load(const char *path, bool need_server, struct agent_config *
  */
 bool agent_config_load_enroll(const char *path, struct agent_config *cfg, char *err, size_t cap);
 
+/*
+ * The parse alone, on text in memory (NUL-terminated): defaults, then
+ * syntax, sections, keys and value ranges, with errors as load gives them
+ * ("NAME:LINE: [section] key: why"). Opens no file: the checks of load that
+ * read the files the configuration names are not made.
+ */
+bool agent_config_parse_text(const char *text, const char *name, struct agent_config *cfg, char *err, size_t cap);
+
 /* Fills the defaults (what load starts from). */
 void agent_config_defaults(struct agent_config *cfg);
 

@@ -18,6 +18,29 @@ AIRLOCK_MUST_USE airlock_err airlock_bootctl_uboot_open(struct airlock_bootctl *
 AIRLOCK_MUST_USE airlock_err airlock_bootctl_grub_open(struct airlock_bootctl *c);
 
 /*
+ * The backends' decoders on bytes, which their load and store wrap in file
+ * I/O (and the fuzz targets call directly).
+ *
+ * sim: the record file's bytes (at most AIRLOCK_BOOTSIM_FILE_LEN; a short
+ * file holds fewer copies) to the newest valid copy's record; BOOT_RECORD
+ * when no copy is valid.
+ */
+#define AIRLOCK_BOOTSIM_FILE_LEN 1024u
+AIRLOCK_MUST_USE airlock_err airlock_bootsim_decode(const uint8_t *buf, size_t len, struct airlock_boot_record *r);
+/*
+ * grub: a grubenv block (exactly AIRLOCK_GRUBENV_LEN bytes) to the record
+ * (NOT_FOUND when airlock_slot is unset, BOOT_RECORD when not a block);
+ * and the block a store writes: old (old_len bytes, or NULL for a fresh
+ * block) with its other lines kept and the record's variables set (NO_SPACE
+ * when they do not fit, BOOT_RECORD when old is not a block).
+ */
+#define AIRLOCK_GRUBENV_LEN 1024u
+AIRLOCK_MUST_USE airlock_err airlock_grubenv_decode(const char *blk, size_t len, struct airlock_boot_record *r);
+AIRLOCK_MUST_USE airlock_err airlock_grubenv_update(const char *old, size_t old_len,
+						    const struct airlock_boot_record *r,
+						    char out[AIRLOCK_GRUBENV_LEN]);
+
+/*
  * The environment-variable form of the record, shared by the uboot and grub
  * backends (docs/boot.md): names and a parser/formatter for the values.
  */

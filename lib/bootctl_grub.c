@@ -79,28 +79,34 @@ static int our_var(const char *blk, const struct line *l)
 	return -1;
 }
 
-/* Reads the block: NOT_FOUND if the file is missing, BOOT_RECORD if it is
- * not a grubenv block. */
-static airlock_err read_block(const char *path, char blk[GRUBENV_LEN], struct line *lines, size_t cap, size_t *n)
+#define MAX_LINES (GRUBENV_LEN / 2)
+
+_Static_assert(GRUBENV_LEN == AIRLOCK_GRUBENV_LEN, "grubenv block size");
+
+/* Checks the block's size and header and splits it into lines:
+ * BOOT_RECORD if it is not a grubenv block. */
+static airlock_err parse_block(const char *blk, size_t len, struct line *lines, size_t cap, size_t *n)
 {
-	size_t len = 0;
-	airlock_err err = airlock_file_read_small(path, blk, GRUBENV_LEN, &len);
-	if (err == AIRLOCK_ERR_TOO_LARGE)
-		return AIRLOCK_ERR_BOOT_RECORD;
-	TRY(err);
 	if (len != GRUBENV_LEN || memcmp(blk, grub_header, GRUB_HEADER_LEN) != 0)
 		return AIRLOCK_ERR_BOOT_RECORD;
 	return split_lines(blk, lines, cap, n);
 }
 
-#define MAX_LINES (GRUBENV_LEN / 2)
-
-static airlock_err grub_load(struct airlock_bootctl *c, struct airlock_boot_record *r)
+/* Reads the file (NOT_FOUND if it is missing; one larger than a block is
+ * not a block); parse_block judges the rest. */
+static airlock_err read_block(const char *path, char blk[GRUBENV_LEN], size_t *len)
 {
-	char blk[GRUBENV_LEN];
+	airlock_err err = airlock_file_read_small(path, blk, GRUBENV_LEN, len);
+	return err == AIRLOCK_ERR_TOO_LARGE ? AIRLOCK_ERR_BOOT_RECORD : err;
+}
+
+airlock_err airlock_grubenv_decode(const char *blk, size_t len, struct airlock_boot_record *r)
+{
 	struct line lines[MAX_LINES];
 	size_t n;
-	TRY(read_block(c->path, blk, lines, MAX_LINES, &n));
+	if (!blk || !r)
+		return AIRLOCK_ERR_INVALID_ARG;
+	TRY(parse_block(blk, len, lines, MAX_LINES, &n));
 	char values[AIRLOCK_BOOTENV_VARS][AIRLOCK_BOOTENV_VALUE_MAX];
 	const char *set[AIRLOCK_BOOTENV_VARS] = { NULL };
 	for (size_t i = 0; i < n; i++) {
@@ -122,6 +128,14 @@ static airlock_err grub_load(struct airlock_bootctl *c, struct airlock_boot_reco
 	return airlock_bootenv_to_record(set, r);
 }
 
+static airlock_err grub_load(struct airlock_bootctl *c, struct airlock_boot_record *r)
+{
+	char blk[GRUBENV_LEN];
+	size_t len = 0;
+	TRY(read_block(c->path, blk, &len));
+	return airlock_grubenv_decode(blk, len, r);
+}
+
 /* Appends s[0..len) at *pos, or NO_SPACE if the block would overflow (one
  * byte of padding is kept so the block always ends in '#'). */
 static airlock_err append(char *blk, size_t *pos, const char *s, size_t len)
@@ -133,16 +147,15 @@ static airlock_err append(char *blk, size_t *pos, const char *s, size_t len)
 	return AIRLOCK_OK;
 }
 
-static airlock_err grub_store(struct airlock_bootctl *c, const struct airlock_boot_record *r)
+airlock_err airlock_grubenv_update(const char *old, size_t old_len, const struct airlock_boot_record *r,
+				   char blk[AIRLOCK_GRUBENV_LEN])
 {
-	char old[GRUBENV_LEN], blk[GRUBENV_LEN];
 	struct line lines[MAX_LINES];
 	size_t n = 0, pos = 0;
-	airlock_err err = read_block(c->path, old, lines, MAX_LINES, &n);
-	if (err == AIRLOCK_ERR_NOT_FOUND)
-		n = 0;  /* a fresh block */
-	else
-		TRY(err);
+	if (!r || !blk)
+		return AIRLOCK_ERR_INVALID_ARG;
+	if (old)
+		TRY(parse_block(old, old_len, lines, MAX_LINES, &n));
 	TRY(append(blk, &pos, grub_header, GRUB_HEADER_LEN));
 	for (size_t i = 0; i < n; i++)
 		if (our_var(old, &lines[i]) < 0)
@@ -156,6 +169,18 @@ static airlock_err grub_store(struct airlock_bootctl *c, const struct airlock_bo
 		TRY(append(blk, &pos, "\n", 1));
 	}
 	memset(blk + pos, '#', GRUBENV_LEN - pos);
+	return AIRLOCK_OK;
+}
+
+static airlock_err grub_store(struct airlock_bootctl *c, const struct airlock_boot_record *r)
+{
+	char old[GRUBENV_LEN], blk[GRUBENV_LEN];
+	size_t len = 0;
+	airlock_err err = read_block(c->path, old, &len);
+	if (err != AIRLOCK_OK && err != AIRLOCK_ERR_NOT_FOUND)
+		return err;
+	/* A missing file gets a fresh block. */
+	TRY(airlock_grubenv_update(err == AIRLOCK_OK ? old : NULL, len, r, blk));
 	return airlock_file_write_atomic(c->path, blk, GRUBENV_LEN);
 }
 

@@ -36,6 +36,7 @@
 #define REC_FORMAT 1u
 
 _Static_assert(REC_BODY + AIRLOCK_SHA256_LEN == REC_LEN, "record copy layout");
+_Static_assert(REC_FILE_LEN == AIRLOCK_BOOTSIM_FILE_LEN, "record file size");
 
 struct copy {
 	bool valid;
@@ -101,8 +102,24 @@ static void decode_copy(const uint8_t in[REC_LEN], struct copy *c)
 	c->valid = airlock_boot_record_check(&c->r) == AIRLOCK_OK;
 }
 
-/* Reads both copies; *newest is the index of the valid copy with the later
- * sequence number (serial-number order, so a wrap is harmless), or -1. */
+/* Decodes the copies in the file's first len bytes (len <= REC_FILE_LEN; a
+ * short file holds fewer); *newest is the index of the valid copy with the
+ * later sequence number (serial-number order, so a wrap is harmless), or -1. */
+static void decode_copies(const uint8_t *buf, size_t len, struct copy copies[2], int *newest)
+{
+	*newest = -1;
+	memset(copies, 0, 2 * sizeof copies[0]);
+	for (unsigned i = 0; i < 2; i++) {
+		if (len >= i * REC_SECTOR + REC_LEN)
+			decode_copy(buf + i * REC_SECTOR, &copies[i]);
+	}
+	if (copies[0].valid && copies[1].valid)
+		*newest = (int32_t)(copies[1].seq - copies[0].seq) > 0 ? 1 : 0;
+	else if (copies[0].valid || copies[1].valid)
+		*newest = copies[0].valid ? 0 : 1;
+}
+
+/* Reads the file and decodes both copies (decode_copies). */
 static airlock_err read_copies(const char *path, struct copy copies[2], int *newest)
 {
 	uint8_t buf[REC_FILE_LEN];
@@ -114,14 +131,22 @@ static airlock_err read_copies(const char *path, struct copy copies[2], int *new
 	if (err == AIRLOCK_ERR_TOO_LARGE)
 		return AIRLOCK_ERR_BOOT_RECORD;
 	TRY(err);
-	for (unsigned i = 0; i < 2; i++) {
-		if (len >= i * REC_SECTOR + REC_LEN)
-			decode_copy(buf + i * REC_SECTOR, &copies[i]);
-	}
-	if (copies[0].valid && copies[1].valid)
-		*newest = (int32_t)(copies[1].seq - copies[0].seq) > 0 ? 1 : 0;
-	else if (copies[0].valid || copies[1].valid)
-		*newest = copies[0].valid ? 0 : 1;
+	decode_copies(buf, len, copies, newest);
+	return AIRLOCK_OK;
+}
+
+airlock_err airlock_bootsim_decode(const uint8_t *buf, size_t len, struct airlock_boot_record *r)
+{
+	struct copy copies[2];
+	int newest;
+	if ((!buf && len) || !r)
+		return AIRLOCK_ERR_INVALID_ARG;
+	if (len > REC_FILE_LEN)
+		return AIRLOCK_ERR_BOOT_RECORD;
+	decode_copies(buf, len, copies, &newest);
+	if (newest < 0)
+		return AIRLOCK_ERR_BOOT_RECORD;
+	*r = copies[newest].r;
 	return AIRLOCK_OK;
 }
 

@@ -211,6 +211,14 @@ static enum audit_status malformed(struct audit_verdict *v, enum audit_where whe
 	va_start(ap, fmt);
 	vsnprintf(v->reason, sizeof v->reason, fmt, ap);
 	va_end(ap);
+	/* The reason quotes the export (a field name, jansson's text near a
+	 * syntax error), which is hostile: a newline or an escape sequence in
+	 * it would let a forged export write its own lines ("OK audit log
+	 * ...") to the auditor's terminal. Printable ASCII only; '?' for the
+	 * rest (also a UTF-8 sequence the precision above may have cut). */
+	for (char *p = v->reason; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
 	return verdict(v, AUDIT_MALFORMED, where, index, seq, 0);
 }
 
