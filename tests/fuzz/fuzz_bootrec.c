@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = size - 1 < sizeof file ? size - 1 : sizeof file;
 	memcpy(file, data + 1, len);
 	for (unsigned i = 0; i < 2; i++)
-		if ((flags >> i & 1u) && len >= i * SECTOR + COPY &&
+		if (((unsigned)flags >> i & 1u) && len >= i * SECTOR + COPY &&
 		    airlock_sha256(file + i * SECTOR, BODY, file + i * SECTOR + BODY) != AIRLOCK_OK)
 			abort();
 
