@@ -126,7 +126,7 @@ static void recover(uint8_t f, const uint8_t *body, size_t len)
 	size_t rlen = len - AIRLOCK_BOOTSTATE_LEN < sizeof rec ? len - AIRLOCK_BOOTSTATE_LEN : sizeof rec;
 	memcpy(rec, body + AIRLOCK_BOOTSTATE_LEN, rlen);
 	for (unsigned i = 0; i < 2; i++)
-		if ((f >> (3 + i) & 1u) && rlen >= i * SECTOR + 64 &&
+		if (((unsigned)f >> (3 + i) & 1u) && rlen >= i * SECTOR + 64 &&
 		    airlock_sha256(rec + i * SECTOR, 32, rec + i * SECTOR + 32) != AIRLOCK_OK)
 			abort();
 	scratch();
