@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "airlock/hex.h"
+#include "handoff.h"
 #include "source.h"
 
 
@@ -67,7 +68,14 @@ static airlock_err net_stream(struct agent_source *s, const struct airlock_paylo
 	airlock_err e = artifact_url(s, p, url, sizeof url);
 	if (e != AIRLOCK_OK)
 		return e;
-	e = agent_http_stream(&n->a->http, url, offset, total, sink, ctx, received);
+	/* The receive (TLS) on this thread, the consumer (the install pipeline)
+	 * on a second one, so that they overlap (handoff.h). */
+	struct agent_handoff h;
+	agent_handoff_start(&h, sink, ctx);
+	e = agent_http_stream(&n->a->http, url, offset, total, agent_handoff_push, &h, received);
+	airlock_err pipeline = agent_handoff_finish(&h);
+	if (pipeline != AIRLOCK_OK)
+		return pipeline;   /* the consumer's own failure, which update.c explains */
 	if (e != AIRLOCK_OK)
 		snprintf(s->detail, sizeof s->detail, "%s", n->a->http.detail);
 	return e;

@@ -80,6 +80,7 @@ median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (
 
 : >agent.runs
 : >curl.runs
+load0=$(cut -d' ' -f1-3 /proc/loadavg)   # the machine is shared: say how busy it was
 for r in $(seq "$RUNS"); do
 	fresh_device
 	t0=$(date +%s%N)
@@ -111,6 +112,7 @@ ratio=$(awk -v a="$a_t" -v c="$c_t" 'BEGIN {printf "%.2f", a / c}')
 report=$(
 	echo "== agent_net: ${SIZE_MB} MiB encrypted image over loopback TLS, $RUNS runs, $(date -u +%Y-%m-%d) =="
 	echo "artifact: $ART_BYTES bytes (ciphertext); slot: file; server: airlock-server (SQLite) on 127.0.0.1"
+	echo "cpus: $(nproc); load average (1, 5, 15 min) before the runs: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "curl -o /dev/null (ceiling):  median $c_t s, peak RSS median $c_rss KiB   runs: $(cut -d' ' -f1 curl.runs | tr '\n' ' ')"
 	echo "airlockd checkin (install):   median $a_t s, peak RSS median $a_rss KiB (max $a_rss_max)   runs: $(cut -d' ' -f1 agent.runs | tr '\n' ' ')"
 	echo "install time / curl time: ${ratio}x (target <= 1.15x)"
