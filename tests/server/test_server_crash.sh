@@ -68,7 +68,9 @@ TOTAL=$((DEVICES * WORKERS * PER_WORKER))
 burst() {  # burst SUFFIX: runs every worker; results in burst-*.SUFFIX
 	local pids=() f
 	for f in burst-*.cfg; do
-		curl -K "$f" >"${f%.cfg}.$1" 2>/dev/null &
+		# line-buffered: curl's stdout to a file is otherwise flushed only at
+		# exit, and the kill below would wait for answers it cannot see
+		stdbuf -oL curl -K "$f" >"${f%.cfg}.$1" 2>/dev/null &
 		pids+=($!)
 	done
 	BURST_PIDS=("${pids[@]}")
