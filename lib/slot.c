@@ -92,6 +92,15 @@ airlock_err airlock_slot_pread_all(int fd, uint64_t off, uint8_t *buf, size_t le
 	return AIRLOCK_OK;
 }
 
+airlock_err airlock_slot_fd_read(struct airlock_slot *s, uint64_t off, uint8_t *buf, size_t len)
+{
+	if (!buf && len)
+		return AIRLOCK_ERR_INVALID_ARG;
+	if (!airlock_slot_in_range(s, off, len))
+		return AIRLOCK_ERR_NO_SPACE;
+	return airlock_slot_pread_all(s->fd, off, buf, len);
+}
+
 airlock_err airlock_slot_pwrite_all(int fd, uint64_t off, const uint8_t *buf, size_t len)
 {
 	if (!off_ok(off, len))

@@ -30,6 +30,10 @@ AIRLOCK_MUST_USE airlock_err airlock_slot_pread_all(int fd, uint64_t off, uint8_
 AIRLOCK_MUST_USE airlock_err airlock_slot_pwrite_all(int fd, uint64_t off, const uint8_t *buf, size_t len);
 AIRLOCK_MUST_USE airlock_err airlock_slot_fsync(int fd);
 
+/* The read op of every backend over a file descriptor (file, buffered
+ * block): arguments, bounds, then a whole pread. */
+AIRLOCK_MUST_USE airlock_err airlock_slot_fd_read(struct airlock_slot *s, uint64_t off, uint8_t *buf, size_t len);
+
 /* Shared bounds check: off + len within capacity, without overflow. */
 static inline int airlock_slot_in_range(const struct airlock_slot *s, uint64_t off, size_t len)
 {

@@ -75,15 +75,6 @@ static airlock_err counted_pwrite(int fd, uint64_t off, const uint8_t *buf, size
 
 /* ---- buffered (no O_DIRECT) ---- */
 
-static airlock_err block_read(struct airlock_slot *s, uint64_t off, uint8_t *buf, size_t len)
-{
-	if (!buf && len)
-		return AIRLOCK_ERR_INVALID_ARG;
-	if (!airlock_slot_in_range(s, off, len))
-		return AIRLOCK_ERR_NO_SPACE;
-	return airlock_slot_pread_all(s->fd, off, buf, len);
-}
-
 static airlock_err block_write(struct airlock_slot *s, uint64_t off, const uint8_t *buf, size_t len)
 {
 	if (!buf && len)
@@ -181,7 +172,7 @@ static void block_close(struct airlock_slot *s)
 
 static const struct airlock_slot_ops block_ops = {
 	.name = "block",
-	.read = block_read,
+	.read = airlock_slot_fd_read,
 	.write = block_write,
 	.sync = block_sync,
 	.close = block_close,

@@ -79,15 +79,6 @@ static void start_writeback(int fd, uint64_t off, size_t len)
 #endif
 }
 
-static airlock_err file_read(struct airlock_slot *s, uint64_t off, uint8_t *buf, size_t len)
-{
-	if (!buf && len)
-		return AIRLOCK_ERR_INVALID_ARG;
-	if (!airlock_slot_in_range(s, off, len))
-		return AIRLOCK_ERR_NO_SPACE;
-	return airlock_slot_pread_all(s->fd, off, buf, len);
-}
-
 static airlock_err file_write(struct airlock_slot *s, uint64_t off, const uint8_t *buf, size_t len)
 {
 	if (!buf && len)
@@ -114,7 +105,7 @@ static void file_close(struct airlock_slot *s)
 
 static const struct airlock_slot_ops file_ops = {
 	.name = "file",
-	.read = file_read,
+	.read = airlock_slot_fd_read,
 	.write = file_write,
 	.sync = file_sync,
 	.close = file_close,
